@@ -1,0 +1,123 @@
+"""Frozen settings objects. Defaults live here and only here.
+
+The TOML file is validated by :mod:`config.loader`; these classes are what the
+rest of clusterwatch receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from config.secrets import Secret
+
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (compatible; clusterwatch/0.1; +https://github.com/clusterwatch/clusterwatch)"
+)
+
+
+@dataclass(frozen=True)
+class Selectors:
+    """CSS selectors for the generic ``static`` adapter."""
+
+    item: str
+    link: str = "a"
+    title: str | None = None  # defaults to the link
+    date: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    url: str
+    kind: str = "static"
+    interval: int | None = 1800  # seconds; None when cron is set
+    cron: str | None = None  # five fields, weekday names only
+    selectors: Selectors | None = None
+    baseline: str = "silent"  # "silent": first fetch alerts no one; "alert": it does
+    follow_details: bool = True
+    max_new_details: int = 20  # detail pages fetched per cycle, newest first
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Filters:
+    """All optional, combined with AND. Empty means 'everything'."""
+
+    sources: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # any of them, over title and body
+    event_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Channel:
+    kind: str  # "email" | "webhook" | "console"
+    to: tuple[str, ...] = ()  # email recipients
+    url: str | None = None  # webhook endpoint
+    secrets: tuple[Secret, ...] = ()  # webhook signing secrets (whsec_...), newest first
+
+    def ids(self) -> tuple[str, ...]:
+        """Stable channel ids: one per email recipient, one per webhook, one for console."""
+        from hashlib import sha256
+
+        if self.kind == "email":
+            return tuple(f"email:{addr.lower()}" for addr in self.to)
+        if self.kind == "webhook":
+            assert self.url
+            return (f"webhook:{sha256(self.url.encode()).hexdigest()[:16]}",)
+        return (self.kind,)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    channels: tuple[Channel, ...]
+    filters: Filters = field(default_factory=Filters)
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int = 587
+    security: str = "starttls"  # "plain" | "starttls" | "ssl"
+    username: str | None = None
+    password: Secret | None = None
+    sender: str = "clusterwatch <clusterwatch@localhost>"
+    timeout: float = 30.0
+    message_id_domain: str = "clusterwatch.invalid"
+
+
+@dataclass(frozen=True)
+class Politeness:
+    delay: float = 3.0  # seconds between two requests to the same host
+    concurrency: int = 4  # hosts fetched at the same time
+    timeout: float = 20.0  # seconds for connect/read/write
+    deadline: float = 120.0  # seconds for one whole fetch, retries included
+    max_bytes: int = 10_000_000  # decoded body cap
+    max_redirects: int = 5
+    retries: int = 2  # extra attempts for timeouts, 429 and 5xx
+
+
+@dataclass(frozen=True)
+class Delivery:
+    max_attempts: int = 8
+    backoff_base: float = 30.0  # seconds before the second attempt
+    backoff_max: float = 6 * 3600.0
+    interval: int = 60  # seconds between relay runs in the daemon
+    webhook_timeout: float = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path  # the config file this came from
+    database: Path
+    user_agent: str = DEFAULT_USER_AGENT
+    timezone: str = "Asia/Shanghai"
+    politeness: Politeness = field(default_factory=Politeness)
+    delivery: Delivery = field(default_factory=Delivery)
+    smtp: Smtp | None = None
+    sources: tuple[Source, ...] = ()
+    subscribers: tuple[Subscriber, ...] = ()
+
+    def source(self, name: str) -> Source | None:
+        return next((s for s in self.sources if s.name == name), None)

@@ -1,0 +1,98 @@
+"""Schema migrations. Append-only: never edit a migration that has shipped.
+
+Each migration runs in its own transaction together with its record in
+``_sqlite_migrations`` (sqlite-utils 4 ``Migrations``).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database, Migrations
+
+migrations = Migrations("clusterwatch")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE sources (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            last_checked_at TEXT,
+            last_ok_at TEXT,
+            last_outcome TEXT,
+            last_error TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            etag TEXT,
+            last_modified TEXT,
+            baseline_at TEXT
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE fetches (
+            id INTEGER PRIMARY KEY,
+            source TEXT REFERENCES sources(name),
+            started_at TEXT NOT NULL,
+            url TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            status INTEGER,
+            bytes INTEGER,
+            duration REAL,
+            outcome TEXT NOT NULL,
+            error TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX fetches_source_time ON fetches(source, started_at)")
+    db.execute(
+        """
+        CREATE TABLE announcements (
+            key TEXT PRIMARY KEY,
+            source TEXT NOT NULL REFERENCES sources(name),
+            url TEXT NOT NULL,
+            title TEXT NOT NULL,
+            pub_date TEXT,
+            issuer TEXT,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            body TEXT NOT NULL DEFAULT '',
+            attachments TEXT NOT NULL DEFAULT '[]',
+            detail_error TEXT,
+            baseline INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX announcements_source ON announcements(source, first_seen)")
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            type TEXT NOT NULL,
+            source TEXT REFERENCES sources(name),
+            announcement_key TEXT REFERENCES announcements(key),
+            created_at TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            event_key TEXT NOT NULL REFERENCES events(key),
+            subscriber TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+                CHECK (status IN ('pending', 'sending', 'sent', 'dead')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )"""
+    )
+    db.execute("CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at)")

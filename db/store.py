@@ -1,0 +1,176 @@
+"""Sources, fetches, announcements and events. All of clusterwatch's SQL lives in db/."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+from sqlite_utils import Database
+
+from db.connection import write
+from scraper.models import Announcement, Event, PlannedDelivery
+
+
+@dataclass(frozen=True)
+class SourceState:
+    name: str
+    last_checked_at: str | None
+    last_ok_at: str | None
+    baseline_at: str | None
+    consecutive_failures: int
+    etag: str | None
+    last_modified: str | None
+    last_outcome: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class CheckWrite:
+    """Counts of what one successful check wrote."""
+
+    new_announcements: int
+    events: int
+    deliveries: int
+
+
+def sync_sources(db: Database, sources: Iterable[tuple[str, str, str]], now: str) -> None:
+    """Make sure every configured (name, url, kind) has a row; update url/kind if changed."""
+    with write(db):
+        for name, url, kind in sources:
+            db.execute(
+                "INSERT INTO sources (name, url, kind, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET url = excluded.url, kind = excluded.kind",
+                [name, url, kind, now],
+            )
+
+
+def source_state(db: Database, name: str) -> SourceState | None:
+    row = db.execute(
+        "SELECT name, last_checked_at, last_ok_at, baseline_at, consecutive_failures, etag, "
+        "last_modified, last_outcome, last_error FROM sources WHERE name = ?",
+        [name],
+    ).fetchone()
+    return SourceState(*row) if row else None
+
+
+def record_fetch(
+    db: Database, *, source: str | None, url: str, purpose: str, started_at: str,
+    status: int | None, nbytes: int | None, duration: float, outcome: str, error: str | None,
+) -> None:
+    """One row per HTTP fetch (list page, detail page, ...), committed on its own."""
+    with write(db):
+        db.execute(
+            "INSERT INTO fetches (source, started_at, url, purpose, status, bytes, duration, outcome, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [source, started_at, url, purpose, status, nbytes, round(duration, 4), outcome, error],
+        )
+
+
+def record_failure(db: Database, name: str, *, now: str, outcome: str, error: str) -> int:
+    """A failed or blocked check: bump the counter, touch nothing else. Returns the new count.
+
+    The ETag is cleared so the next attempt sends no conditional GET
+    (a 304 after a failed run could hide a change; thp/urlwatch#292).
+    """
+    with write(db):
+        db.execute(
+            "UPDATE sources SET last_checked_at = ?, last_outcome = ?, last_error = ?, "
+            "consecutive_failures = consecutive_failures + 1, etag = NULL, last_modified = NULL "
+            "WHERE name = ?",
+            [now, outcome, error, name],
+        )
+        row = db.execute("SELECT consecutive_failures FROM sources WHERE name = ?", [name]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def record_unchanged(db: Database, name: str, *, now: str, outcome: str) -> None:
+    """A valid check that found nothing new (304, or an unchanged list): reset the counter."""
+    with write(db):
+        db.execute(
+            "UPDATE sources SET last_checked_at = ?, last_ok_at = ?, last_outcome = ?, "
+            "last_error = NULL, consecutive_failures = 0 WHERE name = ?",
+            [now, now, outcome, name],
+        )
+
+
+def known_keys(db: Database, source: str, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` are already stored for ``source`` (the append-only seen set)."""
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):
+        chunk = list(keys[i : i + 500])
+        marks = ",".join("?" * len(chunk))
+        rows = db.execute(
+            f"SELECT key FROM announcements WHERE source = ? AND key IN ({marks})", [source, *chunk]
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
+def commit_check(
+    db: Database, *, source: str, now: str, seen_keys: Sequence[str],
+    announcements: Sequence[Announcement], events: Sequence[Event],
+    deliveries: Sequence[PlannedDelivery], baseline: bool,
+    etag: str | None, last_modified: str | None, outcome: str,
+) -> CheckWrite:
+    """Store one valid check in a single transaction, before anything is sent.
+
+    New announcements, their events and the deliveries those events cause are
+    written together (transactional outbox). ``INSERT OR IGNORE`` on unique
+    keys makes a repeated or overlapping cycle a no-op.
+    """
+    with write(db):
+        new = sum(_insert_announcement(db, a, now, baseline) for a in announcements)
+        if seen_keys:
+            for i in range(0, len(seen_keys), 500):
+                chunk = list(seen_keys[i : i + 500])
+                db.execute(
+                    f"UPDATE announcements SET last_seen = ? WHERE source = ? AND key IN ({','.join('?' * len(chunk))})",
+                    [now, source, *chunk],
+                )
+        n_events = sum(_insert_event(db, e, now) for e in events)
+        n_deliveries = sum(_insert_delivery(db, d, now) for d in deliveries)
+        db.execute(
+            "UPDATE sources SET last_checked_at = ?, last_ok_at = ?, last_outcome = ?, last_error = NULL, "
+            "consecutive_failures = 0, etag = ?, last_modified = ?, "
+            "baseline_at = COALESCE(baseline_at, ?) WHERE name = ?",
+            [now, now, outcome, etag, last_modified, now, source],
+        )
+    return CheckWrite(new, n_events, n_deliveries)
+
+
+def _insert_announcement(db: Database, a: Announcement, now: str, baseline: bool) -> int:
+    cur = db.execute(
+        "INSERT OR IGNORE INTO announcements (key, source, url, title, pub_date, issuer, first_seen, "
+        "last_seen, content_hash, body, attachments, detail_error, baseline) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [a.key, a.source, a.url, a.title, a.pub_date, a.issuer, now, now, a.content_hash, a.body,
+         json.dumps([asdict(x) for x in a.attachments], ensure_ascii=False), a.detail_error, int(baseline)],
+    )
+    return cur.rowcount
+
+
+def _insert_event(db: Database, e: Event, now: str) -> int:
+    cur = db.execute(
+        "INSERT OR IGNORE INTO events (key, type, source, announcement_key, created_at, payload) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [e.key, e.type, e.source, e.announcement_key, now, json.dumps(dict(e.payload), ensure_ascii=False)],
+    )
+    return cur.rowcount
+
+
+def _insert_delivery(db: Database, d: PlannedDelivery, now: str) -> int:
+    cur = db.execute(
+        "INSERT OR IGNORE INTO deliveries (key, event_key, subscriber, channel, status, attempts, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+        [d.key, d.event_key, d.subscriber, d.channel, now, now],
+    )
+    return cur.rowcount
+
+
+def counts(db: Database) -> dict[str, int]:
+    """Row counts of the main tables (for summaries and tests)."""
+    return {
+        t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("sources", "fetches", "announcements", "events", "deliveries")
+    }

@@ -1,0 +1,97 @@
+"""Render an event into a subject, a text part, an HTML part and a JSON body. Pure.
+
+Scraped text is untrusted: it is escaped in HTML, stripped of control
+characters in headers, and links are limited to http(s).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from notifier.base import Message
+
+WEBHOOK_SCHEMA_VERSION = 1
+SUBJECT_MAX = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def header_safe(text: str, limit: int = SUBJECT_MAX) -> str:
+    """One line, no control characters, at most ``limit`` characters."""
+    flat = _CONTROL.sub(" ", text or "")
+    flat = re.sub(r"\s+", " ", flat).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def safe_link(url: Any) -> str | None:
+    if not isinstance(url, str) or _CONTROL.search(url):
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.hostname else None
+
+
+def render(*, key: str, event_type: str, event_key: str, created_at: str, payload: Mapping[str, Any]) -> Message:
+    title = str(payload.get("title") or "(untitled)")
+    link = safe_link(payload.get("url"))
+    subject = header_safe(f"[clusterwatch] {title}")
+    return Message(
+        key=key,
+        subject=subject,
+        text=_text(title, link, payload),
+        html=_html(title, link, payload),
+        json_body=webhook_body(event_type=event_type, event_key=event_key, created_at=created_at, payload=payload),
+    )
+
+
+def _lines(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = []
+    for label, field in (("Source", "source"), ("Published", "pub_date"), ("Issuer", "issuer")):
+        value = payload.get(field)
+        if value:
+            rows.append((label, header_safe(str(value), 500)))
+    return rows
+
+
+def _text(title: str, link: str | None, payload: Mapping[str, Any]) -> str:
+    out = [f"New announcement: {header_safe(title, 1000)}", ""]
+    out += [f"{label}: {value}" for label, value in _lines(payload)]
+    if link:
+        out.append(f"Link: {link}")
+    excerpt = str(payload.get("excerpt") or "").strip()
+    if excerpt:
+        out += [""] + [header_safe(line, 2000) for line in excerpt.splitlines() if line.strip()]
+    atts = [a for a in payload.get("attachments") or [] if safe_link(a.get("url"))]
+    if atts:
+        out += ["", "Attachments:"] + [f"- {header_safe(a.get('text') or '', 300)} <{a['url']}>" for a in atts]
+    out += ["", "-- clusterwatch"]
+    return "\n".join(out) + "\n"
+
+
+def _html(title: str, link: str | None, payload: Mapping[str, Any]) -> str:
+    e = html.escape
+    heading = f'<a href="{e(link)}">{e(title)}</a>' if link else e(title)
+    rows = "".join(f"<tr><th align=left>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in _lines(payload))
+    excerpt = str(payload.get("excerpt") or "").strip()
+    paras = "".join(f"<p>{e(line)}</p>" for line in excerpt.splitlines() if line.strip())
+    atts = [a for a in payload.get("attachments") or [] if safe_link(a.get("url"))]
+    att_html = ""
+    if atts:
+        items = "".join(f'<li><a href="{e(a["url"])}">{e(a.get("text") or a["url"])}</a></li>' for a in atts)
+        att_html = f"<h3>Attachments</h3><ul>{items}</ul>"
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"></head><body>'
+        f"<h2>{heading}</h2><table>{rows}</table>{paras}{att_html}"
+        "<p style=\"color:#888\">clusterwatch</p></body></html>"
+    )
+
+
+def webhook_body(*, event_type: str, event_key: str, created_at: str, payload: Mapping[str, Any]) -> bytes:
+    """The JSON body documented in docs/webhooks.md. Deterministic for a given event."""
+    data = {k: v for k, v in payload.items()}
+    data["url"] = safe_link(payload.get("url"))
+    data["event_key"] = event_key
+    body = {"version": WEBHOOK_SCHEMA_VERSION, "type": event_type, "timestamp": created_at, "data": data}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()

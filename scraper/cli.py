@@ -1,0 +1,172 @@
+"""The ``clusterwatch`` command line. Each command parses its options and calls one library function."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+import config
+from config import ConfigError, Settings, Source
+
+DEFAULT_CONFIG = "clusterwatch.toml"
+
+
+def _setup_logging(verbose: int, quiet: int) -> None:
+    level = logging.WARNING - 10 * verbose + 10 * quiet
+    logging.basicConfig(level=max(logging.DEBUG, level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, level))
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _load(path: str) -> Settings:
+    try:
+        return config.load(path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+config_option = click.option(
+    "--config", "config_path", default=lambda: os.environ.get("CLUSTERWATCH_CONFIG", DEFAULT_CONFIG),
+    show_default=f"$CLUSTERWATCH_CONFIG or {DEFAULT_CONFIG}", help="The TOML config file.",
+)
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
+@click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
+@click.version_option(package_name="clusterwatch")
+def main(verbose: int, quiet: int) -> None:
+    """Watch government bureau sites for new batches of selected enterprises and clusters."""
+    _setup_logging(verbose, quiet)
+
+
+@main.command()
+@config_option
+@click.option("--once", is_flag=True, help="Check due sources once, deliver, and exit (for cron).")
+@click.option("--source", "only", multiple=True, help="Check only this source (repeatable); ignores schedules.")
+@click.option("--all", "force", is_flag=True, help="Check every enabled source, due or not.")
+def run(config_path: str, once: bool, only: tuple[str, ...], force: bool) -> None:
+    """Check sources and deliver alerts (without --once: run the daemon)."""
+    from db import open_db
+    from scraper.runner import run_once
+
+    settings = _load(config_path)
+    unknown = [n for n in only if settings.source(n) is None]
+    if unknown:
+        raise click.ClickException(f"no source named {unknown[0]!r} in {config_path}")
+    if not once:
+        _daemon(settings)
+        return
+    db = open_db(settings.database)
+    report = asyncio.run(run_once(settings, db, only=only, force=force))
+    for r in report.results:
+        click.echo(str(r))
+    if report.skipped:
+        click.echo(f"not due yet: {', '.join(report.skipped)}")
+    click.echo(f"deliveries: {report.deliveries}")
+
+
+@main.command()
+@config_option
+def daemon(config_path: str) -> None:
+    """Run the scheduler until SIGTERM / SIGINT."""
+    _daemon(_load(config_path))
+
+
+def _daemon(settings: Settings) -> None:
+    from db import open_db
+    from scraper.fetch import Fetcher
+    from scraper.pipeline import Context
+    from scraper.schedule import Daemon
+
+    async def main_loop() -> None:
+        async with Fetcher(settings.politeness, settings.user_agent) as fetcher:
+            await Daemon(Context(settings, open_db(settings.database), fetcher)).run()
+
+    asyncio.run(main_loop())
+
+
+@main.command()
+@click.argument("source_or_url")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+def check(source_or_url: str, config_path: str, as_json: bool) -> None:
+    """Dry run: fetch and parse one source (or URL) and print its items. Writes nothing."""
+    from scraper.checker import dry_run
+
+    settings, source = _check_target(source_or_url, config_path)
+    try:
+        page = asyncio.run(dry_run(settings, source))
+    except Exception as e:  # ScraperError, with its URL and reason
+        raise click.ClickException(f"{source.name}: {e}") from None
+    if as_json:
+        for item in page.items:
+            click.echo(json.dumps({"title": item.title, "date": item.date, "url": item.url}, ensure_ascii=False))
+        return
+    click.echo(f"{source.name}: {len(page.items)} items (adapter {page.adapter})")
+    for item in page.items:
+        click.echo(f"{item.date or '----------'}  {item.title}\n            {item.url}")
+
+
+def _check_target(source_or_url: str, config_path: str) -> tuple[Settings, Source]:
+    if source_or_url.startswith(("http://", "https://")):
+        if Path(config_path).exists():
+            settings = _load(config_path)
+        else:
+            settings = Settings(path=Path(config_path), database=Path(os.devnull))
+        return settings, Source(name="adhoc", url=source_or_url)
+    settings = _load(config_path)
+    source = settings.source(source_or_url)
+    if source is None:
+        raise click.ClickException(f"no source named {source_or_url!r} in {config_path}")
+    return settings, source
+
+
+@main.group("config")
+def config_group() -> None:
+    """Work with the config file."""
+
+
+@config_group.command("check")
+@config_option
+def config_check(config_path: str) -> None:
+    """Validate a config and summarise it."""
+    settings = _load(config_path)
+    click.echo(f"{config_path}: OK")
+    click.echo(f"  database: {settings.database}")
+    click.echo(f"  sources ({len(settings.sources)}):")
+    for s in settings.sources:
+        when = f"cron {s.cron!r}" if s.cron else f"every {s.interval}s"
+        click.echo(f"    {s.name}: {s.kind}, {when}{'' if s.enabled else ' (disabled)'}  {s.url}")
+    click.echo(f"  subscribers ({len(settings.subscribers)}):")
+    for sub in settings.subscribers:
+        chans = ", ".join(f"{c.kind}({len(c.to)})" if c.kind == "email" else c.kind for c in sub.channels)
+        click.echo(f"    {sub.name}: {chans}")
+    if settings.smtp:
+        auth = f", login {settings.smtp.username}" if settings.smtp.username else ""
+        click.echo(f"  smtp: {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}{auth})")
+
+
+@main.command()
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to put the demo's config and database (default: a new temporary folder).")
+def demo(workdir: Path | None) -> None:
+    """Run the offline demo: a sample bureau site, SMTP and webhook receivers on 127.0.0.1."""
+    from scraper.demo import run_demo
+
+    target = workdir or Path(tempfile.mkdtemp(prefix="clusterwatch-demo-"))
+    if (target / "clusterwatch.db").exists():
+        raise click.ClickException(f"{target} already holds a demo database; pick an empty folder")
+    run_demo(target, out=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,80 @@
+"""Decide what is new. Pure functions over frozen dataclasses.
+
+* An item's identity is its source plus its canonical URL (reliability.md 2.2 rule 8).
+* New = current keys - seen keys: independent of order, pagination and layout.
+* Additions only: an item that drops off the list is not news, and an empty
+  list is a failed check, never "everything was removed".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Iterable, Sequence
+
+from scraper.models import Announcement, Detail, Event, ListItem
+from scraper.text import canonical_url, clean
+
+NEW_ANNOUNCEMENT = "announcement.new"
+
+
+def item_key(source: str, url: str) -> str:
+    """Stable announcement key: ``sha256(source + canonical URL)``, 24 hex digits."""
+    return hashlib.sha256(f"{source}\n{canonical_url(url)}".encode()).hexdigest()[:24]
+
+
+def keyed(source: str, items: Iterable[ListItem]) -> dict[str, ListItem]:
+    """Items by key, first occurrence wins (lists sometimes repeat a pinned item)."""
+    out: dict[str, ListItem] = {}
+    for item in items:
+        out.setdefault(item_key(source, item.url), item)
+    return out
+
+
+def new_keys(current: Sequence[str], seen: set[str]) -> list[str]:
+    """Keys in ``current`` that were never seen, in page order."""
+    return [k for k in current if k not in seen]
+
+
+def content_hash(*parts: str | None) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(clean(p or "").encode())
+        h.update(b"\x1f")
+    return h.hexdigest()
+
+
+def announcement(source: str, key: str, item: ListItem, detail: Detail | None,
+                 detail_error: str | None = None) -> Announcement:
+    """Merge a list item with its detail page (the detail page's meta tags win)."""
+    title = (detail.title if detail and detail.title else None) or item.title
+    pub_date = (detail.pub_date if detail else None) or item.date
+    body = detail.body if detail else ""
+    return Announcement(
+        key=key, source=source, url=item.url, title=title, pub_date=pub_date,
+        content_hash=content_hash(title, pub_date, body), body=body,
+        issuer=detail.source if detail else None, detail_error=detail_error,
+        attachments=detail.attachments if detail else (),
+    )
+
+
+def event_for(a: Announcement) -> Event:
+    """The ``announcement.new`` event; its key depends only on the announcement key."""
+    payload = {
+        "source": a.source,
+        "url": a.url,
+        "title": a.title,
+        "pub_date": a.pub_date,
+        "issuer": a.issuer,
+        "excerpt": a.body[:500],
+        "attachments": [{"url": x.url, "text": x.text} for x in a.attachments],
+        "detail_error": a.detail_error,
+    }
+    return Event(key=f"{NEW_ANNOUNCEMENT}:{a.key}", type=NEW_ANNOUNCEMENT, source=a.source,
+                 announcement_key=a.key, payload=payload)
+
+
+def list_fingerprint(items: Sequence[ListItem]) -> str:
+    """A hash of the extracted list, to skip work when nothing moved."""
+    data = sorted([i.url, i.title, i.date or ""] for i in items)
+    return hashlib.sha256(("v1" + json.dumps(data, ensure_ascii=False)).encode()).hexdigest()

@@ -1,0 +1,35 @@
+"""Exceptions raised by the scraper.
+
+    ScraperError
+     +-- FetchError          transport failure, bad status, too large, too many redirects
+     |    +-- Blocked        a WAF / challenge / soft-block page (never content)
+     |    +-- TooLarge       body over the configured cap (counted after decompression)
+     +-- ParseError          the page could not be read as the adapter expects
+
+"Not modified" (HTTP 304) is an outcome, not an error.
+"""
+
+from __future__ import annotations
+
+
+class ScraperError(Exception):
+    """Base class; the message names the URL and the problem."""
+
+
+class FetchError(ScraperError):
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class Blocked(FetchError):
+    """The server answered with a challenge or block page."""
+
+
+class TooLarge(FetchError):
+    """The body exceeded the size cap."""
+
+
+class ParseError(ScraperError):
+    """The page did not have the expected shape."""

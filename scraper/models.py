@@ -1,0 +1,105 @@
+"""Frozen dataclasses that cross module boundaries.
+
+``config`` owns the settings objects (Source, Subscriber, ...); this module owns
+what flows through the pipeline:
+
+    Fetched  --parse-->  ListItem  --detail-->  Detail
+                \__ diff/understand __/
+                        Announcement --> Event --> Delivery (planned outbox row)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One HTTP response, body already read within the size cap."""
+
+    url: str  # the URL asked for
+    final_url: str  # after redirects
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    elapsed: float
+    text: str = ""  # decoded body, filled by the fetcher via scraper.decode
+    encoding: str = ""
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class ListItem:
+    """One entry on a list page."""
+
+    url: str
+    title: str
+    date: str | None = None  # ISO YYYY-MM-DD when it could be read
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """What an adapter read from one list page."""
+
+    items: tuple[ListItem, ...]
+    adapter: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Detail:
+    """What a detail page says about itself (meta tags first, visible page second)."""
+
+    url: str
+    title: str | None
+    pub_date: str | None
+    source: str | None  # ContentSource: the issuing office
+    column: str | None
+    body: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """An announcement as stored: list item merged with its detail page."""
+
+    key: str
+    source: str
+    url: str
+    title: str
+    pub_date: str | None
+    content_hash: str
+    body: str = ""
+    issuer: str | None = None
+    detail_error: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something subscribers may be told about. ``key`` is deterministic."""
+
+    key: str
+    type: str
+    source: str
+    announcement_key: str | None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """One outbox row to be written with its event: event x subscriber x channel."""
+
+    key: str  # idempotency key, also webhook-id and Message-ID local part
+    event_key: str
+    subscriber: str
+    channel: str  # channel id, e.g. "email:a@example.org", "webhook:3f2a...", "console"

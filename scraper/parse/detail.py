@@ -1,0 +1,149 @@
+"""Detail pages: government meta tags first, then the visible page.
+
+Title, publish date and issuing office come from ``ArticleTitle``, ``PubDate``
+and ``ContentSource``; the fallbacks are the page's ``<h1>`` / ``<title>`` and
+the ``发布日期: ... 来源: ...`` line. The body is the first known content
+container, without scripts and styles. Attachment links are recorded with
+their link text.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from scraper.errors import ParseError
+from scraper.models import Attachment, Detail
+from scraper.parse.common import parse_html
+from scraper.text import clean, resolve
+from scraper.parse.dates import find_date
+
+BODY_SELECTORS = (
+    "#zoom", ".zoom", "#zoomcon", "div.TRS_Editor", "div.TRS_UEDITOR", "#UCAP-CONTENT",
+    "#con_con", "div.ccontent", "div.article-content", "div.wrapper_detail_text", "div.bt-box-1170.c1",
+    "div.art_con", "div.nr", "div.content", "article",
+)
+TITLE_SELECTORS = ("h1#con_title", "h1.art-title", "h1", "h2", "title")
+_DATE_LINE = re.compile(r"(?:发布(?:日期|时间)|日期)\s*[:：]\s*([0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2})")
+_SOURCE_LINE = re.compile(r"(?:来源|信息来源|发布机构)\s*[:：]\s*([^\s<|]{2,40})")
+_ATTACH_EXT = re.compile(r"\.(pdf|docx?|xlsx?|wps|et|zip|rar|7z|ofd)(?:$|[?#&])", re.IGNORECASE)
+_BLOCK_TAGS = ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "br", "table")
+
+
+def parse(html: str, page_url: str) -> Detail:
+    tree = parse_html(html)
+    if tree.body is None:
+        raise ParseError(f"{page_url}: not an HTML page")
+    meta = _meta(tree)
+    body_node = _body_node(tree)
+    tree.strip_tags(["script", "style", "noscript"])
+    header_text = clean(tree.body.text(deep=True, separator=" "))[:3000] if tree.body else ""
+    title = meta.get("articletitle") or _visible_title(tree)
+    pub = meta.get("pubdate") or meta.get("publishdate")
+    pub_date = find_date(pub) if pub else None
+    if pub_date is None:
+        m = _DATE_LINE.search(header_text)
+        pub_date = find_date(m.group(1)) if m else None
+    source = meta.get("contentsource") or meta.get("source")
+    if not source:
+        m = _SOURCE_LINE.search(header_text)
+        source = m.group(1) if m else None
+    body = _text(body_node) if body_node is not None else ""
+    attachments = _attachments(body_node if body_node is not None else tree.body, page_url)
+    return Detail(url=page_url, title=clean(title) or None, pub_date=pub_date, source=clean(source) or None,
+                  column=clean(meta.get("columnname")) or None, body=body, attachments=attachments)
+
+
+def _meta(tree) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for node in tree.css("meta[name]"):
+        name = (node.attributes.get("name") or "").strip().lower()
+        content = node.attributes.get("content")
+        if name and content and name not in out:
+            out[name] = content.strip()
+    return out
+
+
+def _visible_title(tree) -> str | None:
+    for sel in TITLE_SELECTORS:
+        node = tree.css_first(sel)
+        if node is not None:
+            text = clean(node.text(deep=True))
+            if text:
+                return text
+    return None
+
+
+def _body_node(tree):
+    for sel in BODY_SELECTORS:
+        node = tree.css_first(sel)
+        if node is not None and clean(node.text(deep=True)):
+            return node
+    return None
+
+
+def _text(node) -> str:
+    """Body text with one line per block element."""
+    for tag in ("script", "style"):
+        for n in node.css(tag):
+            n.decompose()
+    for br in node.css("br"):
+        br.replace_with("\n")
+    lines: list[str] = []
+    for block in node.css("p, li, tr, h1, h2, h3, h4, h5, h6"):
+        if block.tag == "tr":
+            text = " | ".join(clean(td.text(deep=True, separator=" ")) for td in block.css("td, th"))
+        elif _inside_row(block, node) or _has_inner_block(block):
+            continue  # rows are read whole; outer blocks are read through their inner ones
+        else:
+            pieces = block.text(deep=True, separator=" ").split("\n")
+            text = "\n".join(c for c in (clean(x) for x in pieces) if c)
+        if text.strip(" |"):
+            lines.append(text)
+    if not lines:
+        lines = [clean(x) for x in node.text(deep=True, separator="\n").splitlines() if clean(x)]
+    return "\n".join(lines)
+
+
+def _has_inner_block(block) -> bool:
+    return any(inner.mem_id != block.mem_id for inner in block.css("p, li, tr"))
+
+
+def _inside_row(block, stop) -> bool:
+    parent = block.parent
+    while parent is not None and parent.mem_id != stop.mem_id:
+        if parent.tag == "tr":
+            return True
+        parent = parent.parent
+    return False
+
+
+def _attachments(node, page_url: str) -> tuple[Attachment, ...]:
+    out: list[Attachment] = []
+    seen: set[str] = set()
+    for a in node.css("a[href]"):
+        url = resolve(page_url, a.attributes.get("href"))
+        if url is None:
+            continue
+        url = _viewer_target(url, page_url) or url
+        if not is_attachment(url) or url in seen:
+            continue
+        seen.add(url)
+        out.append(Attachment(url=url, text=clean(a.text(deep=True)) or clean(a.attributes.get("title"))))
+    return tuple(out)
+
+
+def _viewer_target(url: str, page_url: str) -> str | None:
+    """PDF viewer links (``viewer.html?file=/cms_files/...pdf``) point at the real file."""
+    q = parse_qs(urlsplit(url).query)
+    if "file" in q and q["file"]:
+        return resolve(url, q["file"][0])
+    return None
+
+
+def is_attachment(url: str) -> bool:
+    parts = urlsplit(url)
+    path = parts.path.lower()
+    if "downfile.jsp" in path or "/cms_files/filemanager/" in path:
+        return True
+    return bool(_ATTACH_EXT.search(path))
