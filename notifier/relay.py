@@ -13,10 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlite_utils import Database
-
 from config import Settings
-from db import outbox
+from db import Database, outbox
 from db.outbox import OutboxRow
 from notifier.base import Message, Notifier, NotifyError, PermanentError, Target, TransientError
 from notifier.console import ConsoleNotifier

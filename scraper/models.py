@@ -3,9 +3,8 @@
 ``config`` owns the settings objects (Source, Subscriber, ...); this module owns
 what flows through the pipeline:
 
-    Fetched  --parse-->  ListItem  --detail-->  Detail
-                \__ diff/understand __/
-                        Announcement --> Event --> Delivery (planned outbox row)
+    Fetched --parse--> ListItem --detail page--> Detail
+    ListItem + Detail --diff--> Announcement --> Event --> PlannedDelivery (outbox row)
 """
 
 from __future__ import annotations

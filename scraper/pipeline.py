@@ -24,10 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlite_utils import Database
-
 from config import Settings, Source
-from db import store
+from db import Database, store
 from notifier.routing import plan
 from scraper import diff
 from scraper.errors import Blocked, FetchError, ParseError, ScraperError

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from sqlite_utils import Database
-
 from config import Settings
-from db import store
+from db import Database, store
 from notifier.relay import RelayReport, relay_once
 from scraper.fetch import Fetcher
 from scraper.pipeline import CheckResult, Context, run_cycle
