@@ -67,6 +67,8 @@ class WebhookNotifier(Notifier):
             resp = await self._client.post(target.url, content=message.json_body, headers=headers)
         except httpx.HTTPError as e:
             raise TransientError(f"webhook: {type(e).__name__}: {e}") from None
+        except (httpx.InvalidURL, ValueError) as e:  # e.g. a host that is not valid IDNA: no retry can help
+            raise PermanentError(f"webhook URL cannot be used: {type(e).__name__}: {e}") from None
         status = resp.status_code
         if 200 <= status < 300:
             return

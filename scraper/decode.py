@@ -34,9 +34,10 @@ def codec_for(label: str | None) -> str | None:
     if label in BIG5_LABELS:
         return "big5hkscs"
     try:
-        return codecs.lookup(label).name
+        name = codecs.lookup(label).name
     except LookupError:
         return None
+    return "gb18030" if name in ("gb2312", "gbk") else name  # euc-cn, gb2312-80, 936, ...
 
 
 def header_charset(content_type: str | None) -> str | None:
@@ -65,7 +66,7 @@ def decode(body: bytes, content_type: str | None = None) -> tuple[str, str]:
             continue
         try:
             text = body.decode(codec)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError):  # UnicodeError: e.g. the 'undefined' codec, idna
             continue
         return text.removeprefix("\ufeff"), codec
     return body.decode("gb18030", errors="replace"), "gb18030"

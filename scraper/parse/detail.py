@@ -25,9 +25,15 @@ BODY_SELECTORS = (
 )
 TITLE_SELECTORS = ("h1#con_title", "h1.art-title", "h1", "h2", "title")
 _DATE_LINE = re.compile(r"(?:发布(?:日期|时间)|日期)\s*[:：]\s*([0-9]{4}[-/.年][0-9]{1,2}[-/.月][0-9]{1,2})")
-_SOURCE_LINE = re.compile(r"(?:来源|信息来源|发布机构)\s*[:：]\s*([^\s<|]{2,40})")
+# the value stops at whitespace; a blank value must not capture the next label ("来源: 浏览次数:")
+_SOURCE_LINE = re.compile(r"(?:来源|信息来源|发布机构)\s*[:：]\s*([^\s<|:：]{2,40}+)(?![:：])")
 _ATTACH_EXT = re.compile(r"\.(pdf|docx?|xlsx?|wps|et|zip|rar|7z|ofd)(?:$|[?#&])", re.IGNORECASE)
-_BLOCK_TAGS = ("p", "div", "tr", "li", "h1", "h2", "h3", "h4", "br", "table")
+_BLOCK_TAGS = frozenset({
+    "p", "div", "li", "ul", "ol", "dl", "dt", "dd", "table", "thead", "tbody", "tfoot", "caption",
+    "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "blockquote", "pre", "center", "form",
+    "header", "footer", "figure", "figcaption", "address", "hr", "main", "nav", "aside",
+})
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "-comment"})
 
 
 def parse(html: str, page_url: str) -> Detail:
@@ -83,39 +89,46 @@ def _body_node(tree):
 
 
 def _text(node) -> str:
-    """Body text with one line per block element."""
-    for tag in ("script", "style"):
-        for n in node.css(tag):
-            n.decompose()
-    for br in node.css("br"):
-        br.replace_with("\n")
+    """Body text with one line per block element; table rows as ``a | b | c``.
+
+    Text sitting directly in a ``div`` or between ``<br>``s counts as well:
+    Hanweb and Word-pasted bodies often put paragraphs in bare ``div``s.
+    Inline elements (``span``, ``font``, ``a``) join without extra spaces.
+    """
     lines: list[str] = []
-    for block in node.css("p, li, tr, h1, h2, h3, h4, h5, h6"):
-        if block.tag == "tr":
-            text = " | ".join(clean(td.text(deep=True, separator=" ")) for td in block.css("td, th"))
-        elif _inside_row(block, node) or _has_inner_block(block):
-            continue  # rows are read whole; outer blocks are read through their inner ones
-        else:
-            pieces = block.text(deep=True, separator=" ").split("\n")
-            text = "\n".join(c for c in (clean(x) for x in pieces) if c)
-        if text.strip(" |"):
-            lines.append(text)
-    if not lines:
-        lines = [clean(x) for x in node.text(deep=True, separator="\n").splitlines() if clean(x)]
+    buf: list[str] = []
+
+    def flush() -> None:
+        line = clean("".join(buf))
+        buf.clear()
+        if line:
+            lines.append(line)
+
+    def walk(parent) -> None:
+        for child in parent.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                buf.append(child.text_content or "")
+            elif tag in _SKIP_TAGS:
+                continue
+            elif tag == "br":
+                flush()
+            elif tag == "tr":
+                flush()
+                cells = [clean(_text(c)) for c in child.iter() if c.tag in ("td", "th")]
+                row = " | ".join(cells)
+                if row.strip(" |"):
+                    lines.append(row)
+            elif tag in _BLOCK_TAGS:
+                flush()
+                walk(child)
+                flush()
+            else:
+                walk(child)
+
+    walk(node)
+    flush()
     return "\n".join(lines)
-
-
-def _has_inner_block(block) -> bool:
-    return any(inner.mem_id != block.mem_id for inner in block.css("p, li, tr"))
-
-
-def _inside_row(block, stop) -> bool:
-    parent = block.parent
-    while parent is not None and parent.mem_id != stop.mem_id:
-        if parent.tag == "tr":
-            return True
-        parent = parent.parent
-    return False
 
 
 def _attachments(node, page_url: str) -> tuple[Attachment, ...]:

@@ -38,9 +38,17 @@ def parse(html: str, page_url: str, selectors: Selectors | None = None) -> ListP
 
 def _select(tree, selectors: Selectors, page_url: str) -> list[LexborNode]:
     try:
-        return list(tree.css(selectors.item))
+        nodes = list(tree.css(selectors.item))
     except Exception as e:  # selectolax raises a bare ValueError/SelectolaxError on bad CSS
         raise ParseError(f"{page_url}: bad item selector {selectors.item!r}: {e}") from None
+    for name in ("link", "title", "date"):  # _first() swallows errors: check the others here, once
+        sel = getattr(selectors, name)
+        if sel:
+            try:
+                tree.css_first(sel)
+            except Exception as e:
+                raise ParseError(f"{page_url}: bad {name} selector {sel!r}: {e}") from None
+    return nodes
 
 
 def _item(node: LexborNode, page_url: str, sel: Selectors | None) -> ListItem | None:
@@ -58,7 +66,12 @@ def _item(node: LexborNode, page_url: str, sel: Selectors | None) -> ListItem | 
     if not title:
         return None
     date_node = _first(node, sel.date) if sel and sel.date else None
-    date = find_date(date_node.text(deep=True) if date_node is not None else node.text(deep=True, separator=" "))
+    if date_node is not None:
+        date = find_date(date_node.text(deep=True))
+    else:  # a date written outside the link beats one inside the title ("关于2026年7月1日起…")
+        text = node.text(deep=True, separator=" ")
+        outside = text.replace(link.text(deep=True, separator=" "), " ", 1) if link is not node else ""
+        date = find_date(outside) or find_date(text)
     return ListItem(url=url, title=title, date=date)
 
 
