@@ -35,7 +35,7 @@ ADAPTER_KINDS = ("static",)  # extended as adapters are added; checked against s
 CHANNEL_KINDS = ("email", "webhook", "console")
 EVENT_TYPES = ("announcement.new",)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -258,12 +258,30 @@ def _smtp(n: _Node | None, environ: Mapping[str, str]) -> Smtp | None:
         password=_secret(n, "password_env", environ),
         sender=sender,
         timeout=n.positive("timeout", float, d.timeout),
-        message_id_domain=n.get("message_id_domain", str, d.message_id_domain),
+        message_id_domain=_domain(n, "message_id_domain", d.message_id_domain),
+        ca_file=_existing_file(n, "ca_file"),
     )
     if out.password is not None and not out.username:
         raise n.err("username", "is required when password_env is set")
     n.done()
     return out
+
+
+def _domain(n: _Node, key: str, default: str) -> str:
+    value = n.get(key, str, default).strip()
+    if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*", value):
+        raise n.err(key, f"not a domain name: {value!r}")
+    return value
+
+
+def _existing_file(n: _Node, key: str) -> Path | None:
+    value = n.get(key, str)
+    if value is None:
+        return None
+    path = (Path(n.file).parent / Path(value).expanduser()).resolve()
+    if not path.is_file():
+        raise n.err(key, f"no such file: {path}")
+    return path
 
 
 def _http_url(n: _Node, key: str) -> str:

@@ -85,6 +85,7 @@ class Smtp:
     sender: str = "clusterwatch <clusterwatch@localhost>"
     timeout: float = 30.0
     message_id_domain: str = "clusterwatch.invalid"
+    ca_file: Path | None = None  # extra CA bundle for a server with a private certificate
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 The Message-ID is derived from the delivery's idempotency key, so a retried or
 duplicated send is recognisable. SMTP 4xx replies and connection problems are
-transient; a 5xx reply for the recipient or the message is permanent.
+transient; a 5xx reply for the recipient or the message is permanent. A 5xx to
+the greeting, HELO, AUTH or MAIL FROM is a server-wide problem (a wrong
+password, say): it is retried, so fixing the config delivers the backlog.
 """
 
 from __future__ import annotations
@@ -46,18 +48,21 @@ class EmailNotifier(Notifier):
             raise PermanentError(f"cannot build the email: {e}") from None
         return msg
 
+    def _tls(self) -> ssl.SSLContext:
+        """Certificates are always verified; ``ca_file`` adds a private CA, it never disables checks."""
+        return ssl.create_default_context(cafile=str(self.smtp.ca_file) if self.smtp.ca_file else None)
+
     def _send_sync(self, msg: EmailMessage, to: str) -> None:
         s = self.smtp
         try:
             if s.security == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
-                                                        context=ssl.create_default_context())
+                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=self._tls())
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             with client:
                 client.ehlo()
                 if s.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=self._tls())
                     client.ehlo()
                 if s.username and s.password is not None:
                     client.login(s.username, s.password.reveal())
@@ -65,8 +70,13 @@ class EmailNotifier(Notifier):
         except smtplib.SMTPRecipientsRefused as e:
             code, reply = next(iter(e.recipients.values()))
             raise _classify(code, reply, f"recipient {to} refused") from None
+        except smtplib.SMTPDataError as e:  # the server refused this message
+            raise _classify(e.smtp_code, e.smtp_error, "message refused") from None
         except smtplib.SMTPResponseException as e:
-            raise _classify(e.smtp_code, e.smtp_error, "SMTP error") from None
+            # Greeting, HELO, AUTH or MAIL FROM refused: a server or config problem that
+            # affects every message, not this one. Retry rather than kill every pending email.
+            text = e.smtp_error.decode("utf-8", "replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
+            raise TransientError(f"SMTP {s.host}:{s.port}: {type(e).__name__}: {e.smtp_code} {text}") from None
         except (smtplib.SMTPException, OSError) as e:
             raise TransientError(f"SMTP {s.host}:{s.port}: {type(e).__name__}: {e}") from None
         if refused:

@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Callable
 
 from config import Settings
 from db import Database, outbox
@@ -24,7 +25,8 @@ from notifier.webhook import WebhookNotifier
 from scraper.timeutil import backoff, iso, later, utcnow
 
 log = logging.getLogger("clusterwatch.notifier")
-LEASE_SECONDS = 600
+LEASE_SECONDS = 3600  # longer than a relay run can take (CLAIM_LIMIT sends per target, each with its timeout)
+CLAIM_LIMIT = 50
 
 
 @dataclass
@@ -59,18 +61,23 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
 
 async def relay_once(settings: Settings, db: Database, *, notifiers: dict[str, Notifier] | None = None,
                      now: datetime | None = None) -> RelayReport:
-    """Send every due delivery once. Returns what happened."""
-    now = now or utcnow()
+    """Send every due delivery once. Returns what happened.
+
+    ``now`` fixes the clock (tests, a fake clock): rows due at ``now`` are
+    claimed and retries are scheduled from it. Without it the wall clock is used.
+    """
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    start = clock()
     own = notifiers is None
     notifiers = build_notifiers(settings) if notifiers is None else notifiers
     report = RelayReport()
     try:
-        rows = outbox.claim_due(db, now=iso(now), lease_until=later(now, LEASE_SECONDS))
+        rows = outbox.claim_due(db, now=iso(start), lease_until=later(start, LEASE_SECONDS), limit=CLAIM_LIMIT)
         groups: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in rows:
             groups[row.channel].append(row)
         route = targets(settings)
-        await asyncio.gather(*(_send_group(settings, db, group, route, notifiers, report)
+        await asyncio.gather(*(_send_group(settings, db, group, route, notifiers, report, clock)
                                for group in groups.values()))
     finally:
         if own:
@@ -81,13 +88,13 @@ async def relay_once(settings: Settings, db: Database, *, notifiers: dict[str, N
 
 async def _send_group(settings: Settings, db: Database, rows: list[OutboxRow],
                       route: dict[tuple[str, str], Target], notifiers: dict[str, Notifier],
-                      report: RelayReport) -> None:
+                      report: RelayReport, clock: Callable[[], datetime]) -> None:
     for row in rows:
-        await _send_one(settings, db, row, route, notifiers, report)
+        await _send_one(settings, db, row, route, notifiers, report, clock)
 
 
 async def _send_one(settings: Settings, db: Database, row: OutboxRow, route: dict[tuple[str, str], Target],
-                    notifiers: dict[str, Notifier], report: RelayReport) -> None:
+                    notifiers: dict[str, Notifier], report: RelayReport, clock: Callable[[], datetime]) -> None:
     target = route.get((row.subscriber, row.channel))
     try:
         if target is None:
@@ -100,11 +107,14 @@ async def _send_one(settings: Settings, db: Database, row: OutboxRow, route: dic
     except PermanentError as e:
         _dead(db, row, str(e), report)
     except TransientError as e:
-        _retry(settings, db, row, str(e), e.retry_after, report)
+        _retry(settings, db, row, str(e), e.retry_after, report, clock)
     except NotifyError as e:  # pragma: no cover - subclasses above cover every raise
-        _retry(settings, db, row, str(e), None, report)
+        _retry(settings, db, row, str(e), None, report, clock)
+    except Exception as e:  # a notifier bug must neither crash the relay nor strand the row in 'sending'
+        log.exception("delivery %s to %s/%s raised unexpectedly", row.key, row.subscriber, row.channel)
+        _retry(settings, db, row, f"unexpected error: {type(e).__name__}: {e}", None, report, clock)
     else:
-        outbox.mark_sent(db, row.id, now=iso(utcnow()))
+        outbox.mark_sent(db, row.id, now=iso(clock()))
         report.sent += 1
         log.info("delivered %s to %s/%s", row.key, row.subscriber, row.channel)
 
@@ -127,7 +137,7 @@ def _dead(db: Database, row: OutboxRow, error: str, report: RelayReport) -> None
 
 
 def _retry(settings: Settings, db: Database, row: OutboxRow, error: str, retry_after: float | None,
-           report: RelayReport) -> None:
+           report: RelayReport, clock: Callable[[], datetime]) -> None:
     d = settings.delivery
     if row.attempts + 1 >= d.max_attempts:
         _dead(db, row, f"gave up after {row.attempts + 1} attempts: {error}", report)
@@ -135,7 +145,7 @@ def _retry(settings: Settings, db: Database, row: OutboxRow, error: str, retry_a
     delay = backoff(row.attempts, base=d.backoff_base, cap=d.backoff_max)
     if retry_after is not None:
         delay = max(delay, min(retry_after, d.backoff_max))
-    outbox.schedule_retry(db, row.id, error=error, next_attempt_at=later(utcnow(), delay))
+    outbox.schedule_retry(db, row.id, error=error, next_attempt_at=later(clock(), delay))
     report.retried += 1
     log.warning("delivery %s to %s/%s failed (attempt %d), retrying in %.0fs: %s",
                 row.key, row.subscriber, row.channel, row.attempts + 1, delay, error)

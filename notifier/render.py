@@ -92,6 +92,10 @@ def webhook_body(*, event_type: str, event_key: str, created_at: str, payload: M
     """The JSON body documented in docs/webhooks.md. Deterministic for a given event."""
     data = {k: v for k, v in payload.items()}
     data["url"] = safe_link(payload.get("url"))
+    data["attachments"] = [
+        {"text": str(a.get("text") or ""), "url": safe_link(a.get("url"))}
+        for a in payload.get("attachments") or [] if isinstance(a, dict) and safe_link(a.get("url"))
+    ]
     data["event_key"] = event_key
     body = {"version": WEBHOOK_SCHEMA_VERSION, "type": event_type, "timestamp": created_at, "data": data}
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()

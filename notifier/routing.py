@@ -8,7 +8,8 @@ second key for the same alert.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Sequence
+import unicodedata
+from typing import Iterable, Mapping, Sequence
 
 from config import Subscriber
 from scraper.models import Event, PlannedDelivery
@@ -20,25 +21,42 @@ def delivery_key(subscriber: str, channel: str, event_key: str) -> str:
     return f"msg_{digest[:32]}"
 
 
-def matches(sub: Subscriber, event: Event) -> bool:
-    """All filters combined with AND; an empty filter matches everything."""
+def fold(text: str) -> str:
+    """Normalise for keyword matching: NFKC (full-width forms), case-folded."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def matches(sub: Subscriber, event: Event, text: str | None = None) -> bool:
+    """All filters combined with AND; an empty filter matches everything.
+
+    ``text`` is what keywords search (the title and the whole body); without it,
+    the payload's title and excerpt.
+    """
     f = sub.filters
     if f.sources and event.source not in f.sources:
         return False
     if f.event_types and event.type not in f.event_types:
         return False
     if f.keywords:
-        haystack = " ".join(str(event.payload.get(k) or "") for k in ("title", "excerpt"))
-        if not any(k in haystack for k in f.keywords):
+        if text is None:
+            text = " ".join(str(event.payload.get(k) or "") for k in ("title", "excerpt"))
+        haystack = fold(text)
+        if not any(fold(k) in haystack for k in f.keywords):
             return False
     return True
 
 
-def plan(events: Iterable[Event], subscribers: Sequence[Subscriber]) -> list[PlannedDelivery]:
+def plan(events: Iterable[Event], subscribers: Sequence[Subscriber],
+         texts: Mapping[str, str] | None = None) -> list[PlannedDelivery]:
+    """One planned delivery per matching event x subscriber x channel (x email recipient).
+
+    ``texts`` maps an event key to the full text its keywords are matched against.
+    """
     out: list[PlannedDelivery] = []
     for event in events:
+        text = texts.get(event.key) if texts else None
         for sub in subscribers:
-            if not matches(sub, event):
+            if not matches(sub, event, text):
                 continue
             for channel in sub.channels:
                 for cid in channel.ids():

@@ -133,7 +133,8 @@ async def _check(ctx: Context, source: Source) -> CheckResult:
     else:
         announcements = await _understand(ctx, source, [(k, items[k]) for k in new], referer=fetched.final_url)
     events = [] if silent else [diff.event_for(a) for a in announcements]
-    deliveries = plan(events, ctx.settings.subscribers)
+    texts = {e.key: f"{a.title}\n{a.body}" for e, a in zip(events, announcements)}
+    deliveries = plan(events, ctx.settings.subscribers, texts)
     outcome = "baseline" if baseline else ("new" if new else "unchanged")
     wrote = store.commit_check(
         ctx.db, source=source.name, now=iso(utcnow()), seen_keys=[k for k in keys if k in seen],

@@ -64,6 +64,8 @@ def test_header_safe_truncates_with_ellipsis() -> None:
     [
         "javascript:alert(1)",
         "JavaScript:alert(1)",
+        "javascript://example.org/%0Aalert(1)",  # has a hostname: only the scheme check stops it
+        "ftp://example.org/file",
         " javascript:alert(1)",
         "data:text/html,<script>alert(1)</script>",
         "vbscript:msgbox(1)",
@@ -146,8 +148,8 @@ def test_render_html_escapes_scraped_text() -> None:
 
 
 def test_render_javascript_url_is_never_a_link() -> None:
-    m = _render(title="click", url="javascript:alert(document.cookie)",
-                attachments=[{"url": "javascript:alert(1)", "text": "evil.doc"},
+    m = _render(title="click", url="javascript://example.org/%0Aalert(document.cookie)",
+                attachments=[{"url": "javascript://example.org/%0Aalert(1)", "text": "evil.doc"},
                              {"url": "https://example.org/ok.pdf", "text": "ok.pdf"}])
     assert "javascript:" not in m.html
     assert "javascript:" not in m.text
@@ -201,7 +203,7 @@ def test_webhook_body_shape_and_determinism() -> None:
         "type": "announcement.new",
         "timestamp": CREATED,
         "data": {"title": "名单", "url": "https://example.org/a", "source": "src", "excerpt": "e", "zeta": 1,
-                 "event_key": EVENT_KEY},
+                 "event_key": EVENT_KEY, "attachments": []},
     }
     assert list(json.loads(b1)) == sorted(json.loads(b1))
 
@@ -226,3 +228,14 @@ def test_no_control_characters_reach_the_subject_for_any_c0_or_c1() -> None:
     title = "".join(chr(c) for c in list(range(0, 32)) + list(range(0x7F, 0xA0))) + "ok"
     m = _render(title=title)
     assert re.fullmatch(r"\[clusterwatch\] ok", m.subject), m.subject
+
+
+def test_webhook_body_drops_attachment_links_that_are_not_http() -> None:
+    payload = {"title": "t", "url": "https://example.org/", "attachments": [
+        {"text": "名单.pdf", "url": "https://example.org/a.pdf"},
+        {"text": "evil", "url": "javascript:alert(1)"},
+        {"text": "data", "url": "data:text/html,<script>x</script>"},
+    ]}
+    data = json.loads(webhook_body(event_type="announcement.new", event_key=EVENT_KEY, created_at=CREATED,
+                                   payload=payload))["data"]
+    assert data["attachments"] == [{"text": "名单.pdf", "url": "https://example.org/a.pdf"}]

@@ -278,3 +278,34 @@ def test_fetches_table_records_every_fetch(tmp_path: Path, site: FixtureServer) 
     rows = db.execute("select purpose, status, outcome, bytes > 0, error is not null from fetches order by id").fetchall()
     assert rows == [("list", 200, "ok", 1, 0), ("list", 200, "ok", 1, 0), ("detail", 200, "ok", 1, 0),
                     ("list", 500, "failed", None, 1)]
+
+
+def test_keywords_match_the_whole_body_normalised(tmp_path: Path, site: FixtureServer) -> None:
+    """A keyword deep in the body matches; full-width and case variants match too."""
+    serve(site, ITEMS)
+    extra_sub = '''
+[[subscribers]]
+name = "deep"
+[subscribers.filters]
+keywords = ["光机电（精密光学元件）"]
+[[subscribers.channels]]
+kind = "console"
+[[subscribers]]
+name = "nomatch"
+[subscribers.filters]
+keywords = ["小巨人"]
+[[subscribers.channels]]
+kind = "console"
+'''
+    settings = make_settings(tmp_path, site)
+    path = tmp_path / "cw.toml"
+    path.write_text(path.read_text(encoding="utf-8") + extra_sub, encoding="utf-8")
+    settings = config.load(path, environ={})
+    db = open_db(settings.database)
+    once(settings, db)
+    filler = "".join(f"<p>第{i}段说明文字，与名单无关。</p>" for i in range(60))
+    serve(site, [NEW, *ITEMS])
+    site.routes[NEW[0]] = Resp(200, detail_page(NEW[1], NEW[2]).replace('<table>', filler + '<table>'))
+    once(settings, db)
+    subs = sorted(r["subscriber"] for r in outbox.deliveries(db))
+    assert subs == ["deep", "desk"]
