@@ -16,6 +16,8 @@ GB_LABELS = frozenset(
      "iso-ir-58", "gb_2312", "cp936", "ms936", "windows-936"}
 )
 BIG5_LABELS = frozenset({"big5", "cn-big5", "x-x-big5", "csbig5"})
+# Python codecs that no web page is written in; a label naming one is ignored
+_NOT_CHARSETS = frozenset({"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined", "utf-7"})
 _META_RE = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.\-]+)|<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.\-]+)""",
     re.IGNORECASE,
@@ -36,6 +38,8 @@ def codec_for(label: str | None) -> str | None:
     try:
         name = codecs.lookup(label).name
     except LookupError:
+        return None
+    if name in _NOT_CHARSETS:
         return None
     return "gb18030" if name in ("gb2312", "gbk") else name  # euc-cn, gb2312-80, 936, ...
 

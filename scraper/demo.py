@@ -102,7 +102,7 @@ class WebhookReceiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/clusterwatch"
 
 
@@ -164,7 +164,7 @@ def run_demo(workdir: Path, out: Callable[[str], None] = print) -> dict[str, Any
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
     os.environ[SECRET_ENV] = secret
     site = SampleSite()
-    threading.Thread(target=site.server.serve_forever, daemon=True).start()
+    threading.Thread(target=site.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     receiver = WebhookReceiver((secret,))
     webhook_url = receiver.start()
     smtp = SmtpSink()

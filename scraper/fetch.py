@@ -36,6 +36,10 @@ _RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_CAP = 120.0
 
 
+class _Permanent(FetchError):
+    """A failure that retrying cannot fix: a malformed URL, a redirect loop."""
+
+
 class Fetcher:
     """Fetch pages politely. Use as ``async with Fetcher(...) as f``."""
 
@@ -92,7 +96,8 @@ class Fetcher:
             try:
                 return await self._follow(url, headers, cap, start)
             except FetchError as e:
-                retryable = e.status in _RETRYABLE or (e.status is None and not isinstance(e, (TooLarge, Blocked)))
+                retryable = e.status in _RETRYABLE or (
+                    e.status is None and not isinstance(e, (TooLarge, Blocked, _Permanent)))
                 if not retryable or attempt >= self.p.retries or isinstance(e, Blocked):
                     raise
                 delay = backoff(attempt, base=1.0, cap=30.0) if e.retry_after is None else min(e.retry_after, RETRY_AFTER_CAP)
@@ -104,6 +109,7 @@ class Fetcher:
     async def _follow(self, url: str, headers: dict[str, str], cap: int, start: float) -> Fetched:
         current = url
         for _hop in range(self.p.max_redirects + 1):
+            _check_url(url, current)
             status, resp_headers, body = await self._polite_request(current, headers, cap)
             if status in _REDIRECTS and "location" in resp_headers:
                 nxt = urljoin(current, resp_headers["location"])
@@ -112,7 +118,7 @@ class Fetcher:
                 current = nxt
                 continue
             return self._result(url, current, status, resp_headers, body, start)
-        raise FetchError(f"{url}: more than {self.p.max_redirects} redirects")
+        raise _Permanent(f"{url}: more than {self.p.max_redirects} redirects", status=status)
 
     def _result(self, url: str, final: str, status: int, headers: Mapping[str, str], body: bytes,
                 start: float) -> Fetched:
@@ -152,6 +158,19 @@ class Fetcher:
             raise FetchError(f"{url}: timed out ({type(e).__name__})") from None
         except httpx.HTTPError as e:
             raise FetchError(f"{url}: {type(e).__name__}: {e}") from None
+        except httpx.InvalidURL as e:  # not an HTTPError; also raised for a malformed Location header
+            raise _Permanent(f"{url}: invalid URL: {e}") from None
+
+
+def _check_url(url: str, target: str) -> None:
+    """Refuse what httpx or the socket layer would reject with a non-httpx exception (bad IPv6 literal, port)."""
+    try:
+        parts = urlsplit(target)
+        parts.port  # noqa: B018 -- raises ValueError when out of range
+    except ValueError as e:
+        raise _Permanent(f"{url}: invalid URL {target!r}: {e}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Permanent(f"{url}: not an http(s) URL: {target!r}")
 
 
 def _headers(resp: httpx.Response) -> dict[str, str]:

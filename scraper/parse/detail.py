@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlsplit
 
+from selectolax.lexbor import LexborNode
+
 from scraper.errors import ParseError
 from scraper.models import Attachment, Detail
 from scraper.parse.common import parse_html
@@ -104,29 +106,31 @@ def _text(node) -> str:
         if line:
             lines.append(line)
 
-    def walk(parent) -> None:
-        for child in parent.iter(include_text=True):
-            tag = child.tag
-            if tag == "-text":
-                buf.append(child.text_content or "")
-            elif tag in _SKIP_TAGS:
-                continue
-            elif tag == "br":
+    # an explicit stack, not recursion: Word-pasted pages can nest spans thousands deep
+    stack: list[tuple[LexborNode, bool]] = [(c, False) for c in reversed(list(node.iter(include_text=True)))]
+    while stack:
+        child, closing = stack.pop()
+        if closing:  # the end of a block element
+            flush()
+            continue
+        tag = child.tag
+        if tag == "-text":
+            buf.append(child.text_content or "")
+        elif tag in _SKIP_TAGS:
+            continue
+        elif tag == "br":
+            flush()
+        elif tag == "tr":
+            flush()
+            cells = [clean(_text(c)) for c in child.iter() if c.tag in ("td", "th")]
+            row = " | ".join(cells)
+            if row.strip(" |"):
+                lines.append(row)
+        else:
+            if tag in _BLOCK_TAGS:
                 flush()
-            elif tag == "tr":
-                flush()
-                cells = [clean(_text(c)) for c in child.iter() if c.tag in ("td", "th")]
-                row = " | ".join(cells)
-                if row.strip(" |"):
-                    lines.append(row)
-            elif tag in _BLOCK_TAGS:
-                flush()
-                walk(child)
-                flush()
-            else:
-                walk(child)
-
-    walk(node)
+                stack.append((child, True))
+            stack.extend((c, False) for c in reversed(list(child.iter(include_text=True))))
     flush()
     return "\n".join(lines)
 

@@ -1,4 +1,4 @@
-"""A scriptable HTTP server on 127.0.0.1 for tests.
+"""A scriptable HTTP server on 127.0.0.1 (or another loopback address) for tests.
 
 Routes map a path to a response (status, headers, body) or to a list of
 responses served in turn (the last one repeats). Every request is recorded.
@@ -36,7 +36,7 @@ class Request:
 
 
 class FixtureServer:
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
@@ -68,11 +68,11 @@ class FixtureServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd = ThreadingHTTPServer((host, 0), H)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.base = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def url(self, path: str) -> str:
