@@ -23,6 +23,7 @@ from config.settings import (
     Channel,
     Delivery,
     Filters,
+    Health,
     Politeness,
     Selectors,
     Settings,
@@ -31,9 +32,21 @@ from config.settings import (
     Subscriber,
 )
 
-ADAPTER_KINDS = ("static",)  # extended as adapters are added; checked against scraper's registry in tests
+# The adapters and the parameters each accepts in [sources.params]; tests check this
+# table against scraper.parse.ADAPTERS (config is a leaf and cannot import them).
+ADAPTER_PARAMS: dict[str, tuple[str, ...]] = {
+    "static": (),
+    "hanweb-jpage": ("per_page",),
+    "hanweb-jpaas": ("page_size",),
+    "miit-search": ("query", "cateid", "page_size", "api"),
+    "trs": (),
+    "feed": (),
+    "auto": (),
+}
+ADAPTER_KINDS = tuple(ADAPTER_PARAMS)
 CHANNEL_KINDS = ("email", "webhook", "console")
-EVENT_TYPES = ("announcement.new",)
+EVENT_TYPES = ("announcement.new", "source.failing", "source.recovered", "attachment.changed",
+               "announcement.revised")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 _INTERVAL_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
@@ -156,6 +169,8 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
         "timezone": tz,
         "politeness": _politeness(root.table("politeness")),
         "delivery": _delivery(root.table("delivery")),
+        "health": _health(root.table("health")),
+        "extra_ca": _extra_ca(root.table("tls")),
         "smtp": _smtp(root.table("smtp"), environ),
     }
     ua = root.get("user_agent", str)
@@ -204,6 +219,38 @@ def _politeness(n: _Node | None) -> Politeness:
         retries=retries,
     )
     n.done()
+    return out
+
+
+def _health(n: _Node | None) -> Health:
+    if n is None:
+        return Health()
+    d = Health()
+    ratio = n.get("shrink_ratio", float, d.shrink_ratio)
+    if not 0 <= ratio < 1:
+        raise n.err("shrink_ratio", "must be at least 0 and below 1")
+    out = Health(failures_before_alert=n.positive("failures_before_alert", int, d.failures_before_alert),
+                 shrink_ratio=ratio, blocked_backoff=n.positive("blocked_backoff", float, d.blocked_backoff))
+    n.done()
+    return out
+
+
+def _extra_ca(n: _Node | None) -> dict[str, Path]:
+    """``[tls.extra_ca]``: host -> PEM bundle trusted for that host only."""
+    if n is None:
+        return {}
+    table = n.table("extra_ca")
+    n.done()
+    if table is None:
+        return {}
+    out = {}
+    for host in table.data:
+        if not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?", host):
+            raise table.err(host, "not a host name")
+        path = _existing_file(table, host)
+        assert path is not None
+        out[host.lower()] = path
+    table.done()
     return out
 
 
@@ -340,7 +387,32 @@ def _source(n: _Node) -> Source:
         follow_details=n.get("follow_details", bool, d.follow_details),
         max_new_details=n.positive("max_new_details", int, d.max_new_details),
         enabled=n.get("enabled", bool, True),
+        pages=_pages(n),
+        params=_params(n.table("params"), kind),
+        ignore_robots=n.get("ignore_robots", bool, False),
     )
+    n.done()
+    return out
+
+
+def _pages(n: _Node) -> int:
+    pages = n.get("pages", int, 1)
+    if not 1 <= pages <= 50:
+        raise n.err("pages", "must be between 1 and 50")
+    return pages
+
+
+def _params(n: _Node | None, kind: str) -> dict[str, str]:
+    if n is None:
+        return {}
+    allowed = ADAPTER_PARAMS[kind]
+    out = {}
+    for key in n.data:
+        if key not in allowed:
+            known = ", ".join(allowed) if allowed else "none"
+            raise n.err(key, f"unknown parameter for the {kind} adapter (known: {known})")
+        value = n.get(key, (str, int))
+        out[key] = str(value)
     n.done()
     return out
 
@@ -350,7 +422,7 @@ def _selectors(n: _Node | None) -> Selectors | None:
         return None
     values = {}
     for key in ("item", "link", "title", "date"):
-        value = n.get(key, str, required=key == "item")
+        value = n.get(key, str)
         if value is not None:
             problem = _css_problem(value)
             if problem:
@@ -485,6 +557,7 @@ def _subscriber(n: _Node, environ: Mapping[str, str], sources: tuple[Source, ...
     channels = tuple(_channel(c, environ) for c in n.tables("channels"))
     if not channels:
         raise n.err("channels", "at least one channel is required")
-    out = Subscriber(name=name, channels=channels, filters=_filters(n.table("filters"), sources))
+    out = Subscriber(name=name, channels=channels, filters=_filters(n.table("filters"), sources),
+                     operator=n.get("operator", bool, False))
     n.done()
     return out

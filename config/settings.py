@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from config.secrets import Secret
 
@@ -20,7 +21,7 @@ DEFAULT_USER_AGENT = (
 class Selectors:
     """CSS selectors for the generic ``static`` adapter."""
 
-    item: str
+    item: str | None = None  # None: the adapter's default (static: the dated-links heuristic)
     link: str = "a"
     title: str | None = None  # defaults to the link
     date: str | None = None
@@ -36,8 +37,11 @@ class Source:
     selectors: Selectors | None = None
     baseline: str = "silent"  # "silent": first fetch alerts no one; "alert": it does
     follow_details: bool = True
-    max_new_details: int = 20  # detail pages fetched per cycle, newest first
+    max_new_details: int = 20  # detail pages fetched per check, newest first
     enabled: bool = True
+    pages: int = 1  # list pages read per check
+    params: Mapping[str, str] = field(default_factory=dict)  # adapter-specific, e.g. miit-search's query
+    ignore_robots: bool = False  # explicit, logged override of robots.txt for this source
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class Subscriber:
     name: str
     channels: tuple[Channel, ...]
     filters: Filters = field(default_factory=Filters)
+    operator: bool = False  # also receives source-health alerts (failing / recovered)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,13 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Health:
+    failures_before_alert: int = 3  # consecutive failed checks before operators are told (once)
+    shrink_ratio: float = 0.25  # a list body below this share of the last good one is "broken"
+    blocked_backoff: float = 1800.0  # seconds; doubles per consecutive block, capped at a day
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path  # the config file this came from
     database: Path
@@ -116,6 +128,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     politeness: Politeness = field(default_factory=Politeness)
     delivery: Delivery = field(default_factory=Delivery)
+    health: Health = field(default_factory=Health)
+    extra_ca: Mapping[str, Path] = field(default_factory=dict)  # host -> CA bundle for incomplete chains
     smtp: Smtp | None = None
     sources: tuple[Source, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()

@@ -1,14 +1,14 @@
-"""``check``: fetch and parse one source without touching the database."""
+"""``check``: read one source's list without touching the database."""
 
 from __future__ import annotations
 
+import functools
+
 from config import Settings, Source
 from scraper.fetch import Fetcher
-from scraper.models import ListPage
-from scraper.pipeline import parse_list
+from scraper.listing import ListRead, read_list
 
 
-async def dry_run(settings: Settings, source: Source) -> ListPage:
+async def dry_run(settings: Settings, source: Source, *, kind: str | None = None, pages: int | None = None) -> ListRead:
     async with Fetcher(settings.politeness, settings.user_agent) as fetcher:
-        fetched = await fetcher.get(source.url)
-    return parse_list(source, fetched)
+        return await read_list(functools.partial(fetcher.get), source, kind=kind, pages=pages)

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 import config
+import config.loader
 from config import ConfigError, Settings, Source
 
 DEFAULT_CONFIG = "clusterwatch.toml"
@@ -98,13 +99,16 @@ def _daemon(settings: Settings) -> None:
 @click.argument("source_or_url")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-def check(source_or_url: str, config_path: str, as_json: bool) -> None:
+@click.option("--adapter", "kind", type=click.Choice(sorted(config.loader.ADAPTER_KINDS)), default=None,
+              help="Read the page with this adapter (auto: detect the CMS family).")
+@click.option("--pages", type=click.IntRange(1, 50), default=None, help="List pages to read (default: the source's).")
+def check(source_or_url: str, config_path: str, as_json: bool, kind: str | None, pages: int | None) -> None:
     """Dry run: fetch and parse one source (or URL) and print its items. Writes nothing."""
     from scraper.checker import dry_run
 
     settings, source = _check_target(source_or_url, config_path)
     try:
-        page = asyncio.run(dry_run(settings, source))
+        page = asyncio.run(dry_run(settings, source, kind=kind, pages=pages))
     except Exception as e:  # ScraperError, with its URL and reason
         raise click.ClickException(f"{source.name}: {e}") from None
     if as_json:

@@ -73,9 +73,10 @@ class Fetcher:
         await self._client.aclose()
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                  referer: str | None = None, max_bytes: int | None = None) -> Fetched:
+                  referer: str | None = None, max_bytes: int | None = None,
+                  headers: Mapping[str, str] | None = None) -> Fetched:
         """GET ``url``; raise FetchError / Blocked / TooLarge, return 304s as ``Fetched``."""
-        headers = {}
+        headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:

@@ -41,11 +41,23 @@ class ListItem:
 
 
 @dataclass(frozen=True)
+class Request:
+    """A GET an adapter asks the pipeline to make (adapters never do I/O themselves)."""
+
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Referer, X-Requested-With
+    conditional: bool = False  # may carry the stored ETag / Last-Modified (the list's first page only)
+    adapter: str | None = None  # which adapter parses the answer; None = the source's own
+
+
+@dataclass(frozen=True)
 class ListPage:
-    """What an adapter read from one list page."""
+    """What an adapter read from one list response."""
 
     items: tuple[ListItem, ...]
-    adapter: str
+    adapter: str  # what parsed it, e.g. "hanweb-jpage" or "auto: hanweb-jpage"
+    next: Request | None = None  # the request for the following page, if there is one
+    total: int | None = None  # the site's own item count, when the page states it
 
 
 @dataclass(frozen=True)

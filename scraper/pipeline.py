@@ -19,6 +19,7 @@ both call :func:`check_source`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from notifier.routing import plan
 from scraper import diff
 from scraper.errors import Blocked, FetchError, ParseError, ScraperError
 from scraper.fetch import Fetcher
-from scraper.models import Announcement, Detail, Fetched, ListItem, ListPage
-from scraper.parse import ADAPTERS, parse_detail
+from scraper.listing import read_list
+from scraper.models import Announcement, Detail, Fetched, ListItem
+from scraper.parse import parse_detail
 from scraper.timeutil import iso, utcnow
 
 log = logging.getLogger("clusterwatch.pipeline")
@@ -70,7 +72,7 @@ class Context:
     fetcher: Fetcher
 
 
-async def fetch_logged(ctx: Context, source: str | None, url: str, purpose: str, **kw: object) -> Fetched:
+async def fetch_logged(ctx: Context, source: str | None, url: str, *, purpose: str, **kw: object) -> Fetched:
     """Fetch and write one ``fetches`` row, whatever happens."""
     started = iso(utcnow())
     t0 = time.monotonic()
@@ -88,13 +90,6 @@ async def fetch_logged(ctx: Context, source: str | None, url: str, purpose: str,
     return fetched
 
 
-def parse_list(source: Source, fetched: Fetched) -> ListPage:
-    adapter = ADAPTERS.get(source.kind)
-    if adapter is None:
-        raise ParseError(f"{source.name}: no adapter of kind {source.kind!r}")
-    return adapter(fetched.text, fetched.final_url, source.selectors)
-
-
 async def check_source(ctx: Context, source: Source) -> CheckResult:
     """Fetch, parse, diff and store one source. Never raises for an expected failure."""
     try:
@@ -110,19 +105,19 @@ async def check_source(ctx: Context, source: Source) -> CheckResult:
 async def _check(ctx: Context, source: Source) -> CheckResult:
     state = store.source_state(ctx.db, source.name)
     conditional = state is not None and state.consecutive_failures == 0
-    fetched = await fetch_logged(
-        ctx, source.name, source.url, "list",
+    listing = await read_list(
+        functools.partial(fetch_logged, ctx, source.name, purpose="list"), source,
         etag=state.etag if conditional and state else None,
         last_modified=state.last_modified if conditional and state else None,
     )
+    fetched = listing.first
     now = iso(utcnow())
     if fetched.not_modified:
         store.record_unchanged(ctx.db, source.name, now=now, outcome="not_modified")
         return _done(CheckResult(source.name, "not_modified"))
-    page = parse_list(source, fetched)
-    if not page.items:
-        return _failed(ctx, source, "empty", f"{source.url}: the list has no items (adapter {page.adapter})")
-    items = diff.keyed(source.name, page.items)
+    if not listing.items:
+        return _failed(ctx, source, "empty", f"{source.url}: the list has no items (adapter {listing.adapter})")
+    items = diff.keyed(source.name, listing.items)
     keys = list(items)
     seen = store.known_keys(ctx.db, source.name, keys)
     new = diff.new_keys(keys, seen)
@@ -153,7 +148,7 @@ async def _understand(ctx: Context, source: Source, new: list[tuple[str, ListIte
         error: str | None = None
         if source.follow_details and i < source.max_new_details:
             try:
-                fetched = await fetch_logged(ctx, source.name, item.url, "detail", referer=referer)
+                fetched = await fetch_logged(ctx, source.name, item.url, purpose="detail", referer=referer)
                 detail = parse_detail(fetched.text, fetched.final_url)
             except ScraperError as e:
                 error = str(e)

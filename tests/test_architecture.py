@@ -17,7 +17,7 @@ LAYER = {
     "scraper.fetch": 1,
     "db": 2,
     "notifier": 3,
-    "scraper.pipeline": 4, "scraper.checker": 4,
+    "scraper.listing": 2, "scraper.pipeline": 4, "scraper.checker": 4,
     "scraper.schedule": 5, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }

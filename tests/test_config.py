@@ -40,9 +40,10 @@ def error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
 
 def test_example_config_loads_and_is_complete() -> None:
     settings = config.load(ROOT / "config" / "example.toml", environ=EXAMPLE_ENV)
-    assert [s.name for s in settings.sources] == ["jiaxing-jxj-notices", "pinghu-notices"]
+    assert [s.name for s in settings.sources] == ["jiaxing-jxj-notices", "miit-cluster-watch", "pinghu-notices"]
     assert settings.sources[0].interval == 1800
-    assert settings.sources[1].cron == "*/30 8-20 * * mon-fri" and not settings.sources[1].enabled
+    assert settings.sources[1].params == {"query": "特色产业集群"}
+    assert settings.sources[2].cron == "*/30 8-20 * * mon-fri" and not settings.sources[2].enabled
     assert settings.smtp is not None and settings.smtp.password is not None
     assert settings.smtp.password.reveal() == "hunter2-smtp-password"
     assert settings.database == (ROOT / "config" / "clusterwatch.db")
@@ -62,7 +63,8 @@ def test_example_documents_every_setting() -> None:
                 continue
             assert f"{f.name} =" in text or f"[{f.name}]" in text or f"[[{f.name}]]" in text \
                 or f"[sources.{f.name}]" in text or f"[subscribers.{f.name}]" in text \
-                or f"[[subscribers.{f.name}]]" in text, f"{cls.__name__}.{f.name} is not in example.toml"
+                or f"[[subscribers.{f.name}]]" in text or f".{f.name}]" in text, \
+                f"{cls.__name__}.{f.name} is not in example.toml"
 
 
 def test_minimal_config_defaults(tmp_path: Path) -> None:
@@ -83,7 +85,7 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
         ('[[sources]]\nname = "a"\n', "sources[0].url: is required"),
         (BASE + 'colour = "blue"\n', "sources[0].colour: unknown key"),
         ('databse = "x.db"\n', "databse: unknown key"),
-        (BASE + 'kind = "wordpress"\n', "sources[0].kind: must be one of static (got 'wordpress')"),
+        (BASE + 'kind = "wordpress"\n', "sources[0].kind: must be one of static, hanweb-jpage, hanweb-jpaas, miit-search, trs, feed, auto (got 'wordpress')"),
         (BASE + 'interval = "5s"\n', "sources[0].interval: must be at least 60 seconds"),
         (BASE + 'interval = "often"\n', "sources[0].interval: expected seconds or a duration such as '30m', '2h', '1d'"),
         (BASE + 'interval = 3600\ncron = "0 9 * * mon"\n', "sources[0].cron: set either interval or cron, not both"),
@@ -92,7 +94,13 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
         (BASE + 'cron = "0 9 * *"\n', "sources[0].cron: expected 5 fields (minute hour day month weekday), got 4"),
         (BASE + 'follow_details = "yes"\n', "sources[0].follow_details: expected a boolean, got a string"),
         (BASE + 'max_new_details = 0\n', "sources[0].max_new_details: must be greater than 0"),
-        (BASE + '[sources.selectors]\nlink = "a"\n', "sources[0].selectors.item: is required"),
+        (BASE + '[sources.selectors]\nlink = ""\n', "sources[0].selectors.link: must not be empty"),
+        (BASE + 'pages = 0\n', "sources[0].pages: must be between 1 and 50"),
+        (BASE + '[sources.params]\nquery = "集群"\n', "sources[0].params.query: unknown parameter for the static adapter (known: none)"),
+        (BASE + 'kind = "miit-search"\n[sources.params]\nq = "集群"\n',
+         "sources[0].params.q: unknown parameter for the miit-search adapter (known: query, cateid, page_size, api)"),
+        ('[health]\nshrink_ratio = 1.5\n', "health.shrink_ratio: must be at least 0 and below 1"),
+        ('[tls.extra_ca]\n"www.pinghu.gov.cn" = "missing.pem"\n', "tls.extra_ca.www.pinghu.gov.cn: no such file: {tmp}/missing.pem"),
         (BASE + '[sources.selectors]\nitem = "//div/p"\n', "sources[0].selectors.item: '//div/p' looks like XPath; use a CSS selector"),
         (BASE + '[sources.selectors]\nitem = "li[title"\n', "sources[0].selectors.item: unbalanced brackets in CSS selector 'li[title'"),
         (BASE + '[[sources]]\nname = "a"\nurl = "http://b.example.org/"\n', "sources[1].name: duplicate name 'a'"),
@@ -123,7 +131,7 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
     ],
 )
 def test_config_errors_name_the_key_and_problem(tmp_path: Path, text: str, expected: str) -> None:
-    assert error(tmp_path, text) == expected
+    assert error(tmp_path, text) == expected.replace("{tmp}", str(tmp_path))
 
 
 def test_invalid_toml_names_the_line(tmp_path: Path) -> None:

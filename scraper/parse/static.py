@@ -7,25 +7,35 @@ each hold a link and a date.
 
 from __future__ import annotations
 
-from config import Selectors
+from selectolax.lexbor import LexborNode
+
+from config import Selectors, Source
 from scraper.errors import ParseError
 from scraper.models import ListItem, ListPage
+from scraper.parse.base import Adapter
 from scraper.parse.common import link_title, parse_html
-from scraper.text import best_title, clean, resolve
 from scraper.parse.dates import find_date
-
-from selectolax.lexbor import LexborNode
+from scraper.text import best_title, clean, resolve
 
 KIND = "static"
 _GROUP_TAGS = "ul, ol, tbody, table, div, dl, section"
 _MAX_ITEM_TEXT = 400
 
 
+class StaticAdapter(Adapter):
+    """Plain list pages: CSS selectors from the config, or the dated-links heuristic."""
+
+    kind = KIND
+
+    def parse(self, text: str, url: str, source: Source) -> ListPage:
+        return parse(text, url, source.selectors)
+
+
 def parse(html: str, page_url: str, selectors: Selectors | None = None) -> ListPage:
     tree = parse_html(html)
     if tree.body is None:
         raise ParseError(f"{page_url}: not an HTML page")
-    nodes = _select(tree, selectors, page_url) if selectors else _guess(tree)
+    nodes = _select(tree, selectors, page_url) if selectors and selectors.item else _guess(tree)
     items: list[ListItem] = []
     seen: set[str] = set()
     for node in nodes:
@@ -33,10 +43,11 @@ def parse(html: str, page_url: str, selectors: Selectors | None = None) -> ListP
         if item and item.url not in seen:
             seen.add(item.url)
             items.append(item)
-    return ListPage(items=tuple(items), adapter=KIND if selectors else f"{KIND} (heuristic)")
+    return ListPage(items=tuple(items), adapter=KIND if selectors and selectors.item else f"{KIND} (heuristic)")
 
 
 def _select(tree, selectors: Selectors, page_url: str) -> list[LexborNode]:
+    assert selectors.item
     try:
         nodes = list(tree.css(selectors.item))
     except Exception as e:  # selectolax raises a bare ValueError/SelectolaxError on bad CSS
