@@ -96,3 +96,33 @@ def m001_initial(db: Database) -> None:
         )"""
     )
     db.execute("CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at)")
+
+
+@migrations()
+def m002_health_and_attachments(db: Database) -> None:
+    """Source health (failure streaks, block back-off, size baseline), attachments, outcome names."""
+    for column, kind in (("failing_since", "TEXT"), ("backoff_until", "TEXT"), ("last_ok_bytes", "INTEGER"),
+                         ("adapter_used", "TEXT"), ("quarantine", "TEXT")):
+        db.execute(f"ALTER TABLE sources ADD COLUMN {column} {kind}")
+    db.execute("ALTER TABLE announcements ADD COLUMN detail_checked_at TEXT")
+    # Outcome names follow the fetch classification: ok, not-modified, blocked, broken, error.
+    for old, new in (("failed", "error"), ("not_modified", "not-modified"), ("empty", "broken"),
+                     ("parse_error", "broken")):
+        db.execute("UPDATE fetches SET outcome = ? WHERE outcome = ?", [new, old])
+        db.execute("UPDATE sources SET last_outcome = ? WHERE last_outcome = ?", [new, old])
+    db.execute(
+        """
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            announcement_key TEXT NOT NULL REFERENCES announcements(key),
+            url TEXT NOT NULL,
+            text TEXT NOT NULL,
+            sha256 TEXT,
+            bytes INTEGER,
+            content_type TEXT,
+            first_fetched TEXT,
+            last_fetched TEXT,
+            error TEXT,
+            UNIQUE (announcement_key, url)
+        )"""
+    )

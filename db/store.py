@@ -23,6 +23,11 @@ class SourceState:
     last_modified: str | None
     last_outcome: str | None
     last_error: str | None
+    failing_since: str | None = None
+    backoff_until: str | None = None
+    last_ok_bytes: int | None = None
+    adapter_used: str | None = None
+    quarantine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,8 @@ def sync_sources(db: Database, sources: Iterable[tuple[str, str, str]], now: str
 def source_state(db: Database, name: str) -> SourceState | None:
     row = db.execute(
         "SELECT name, last_checked_at, last_ok_at, baseline_at, consecutive_failures, etag, "
-        "last_modified, last_outcome, last_error FROM sources WHERE name = ?",
+        "last_modified, last_outcome, last_error, failing_since, backoff_until, last_ok_bytes, adapter_used, quarantine "
+        "FROM sources WHERE name = ?",
         [name],
     ).fetchone()
     return SourceState(*row) if row else None
@@ -57,40 +63,73 @@ def source_state(db: Database, name: str) -> SourceState | None:
 def record_fetch(
     db: Database, *, source: str | None, url: str, purpose: str, started_at: str,
     status: int | None, nbytes: int | None, duration: float, outcome: str, error: str | None,
-) -> None:
-    """One row per HTTP fetch (list page, detail page, ...), committed on its own."""
+) -> int:
+    """One row per HTTP fetch (list page, detail page, ...), committed on its own. Returns its id."""
     with write(db):
-        db.execute(
+        cur = db.execute(
             "INSERT INTO fetches (source, started_at, url, purpose, status, bytes, duration, outcome, error) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [source, started_at, url, purpose, status, nbytes, round(duration, 4), outcome, error],
         )
+    return int(cur.lastrowid or 0)
 
 
-def record_failure(db: Database, name: str, *, now: str, outcome: str, error: str) -> int:
-    """A failed or blocked check: bump the counter, touch nothing else. Returns the new count.
+def reclassify_fetches(db: Database, ids: Sequence[int], outcome: str, error: str) -> None:
+    """A fetch that arrived fine but held no usable list is ``broken``, not ``ok``."""
+    if not ids:
+        return
+    with write(db):
+        db.execute(f"UPDATE fetches SET outcome = ?, error = ? WHERE id IN ({','.join('?' * len(ids))})",
+                   [outcome, error, *ids])
 
-    The ETag is cleared so the next attempt sends no conditional GET
-    (a 304 after a failed run could hide a change; thp/urlwatch#292).
+
+def record_failure(db: Database, name: str, *, now: str, outcome: str, error: str,
+                   events: Sequence[Event] = (), deliveries: Sequence[PlannedDelivery] = (),
+                   backoff_until: str | None = None) -> int:
+    """A failed, blocked or broken check: bump the counter, touch no content. Returns the new count.
+
+    The ETag is cleared so the next attempt sends no conditional GET (a 304
+    after a failed run could hide a change; thp/urlwatch#292). Operator events
+    (a source failing) and their deliveries go in the same transaction.
     """
     with write(db):
         db.execute(
             "UPDATE sources SET last_checked_at = ?, last_outcome = ?, last_error = ?, "
-            "consecutive_failures = consecutive_failures + 1, etag = NULL, last_modified = NULL "
-            "WHERE name = ?",
-            [now, outcome, error, name],
+            "consecutive_failures = consecutive_failures + 1, etag = NULL, last_modified = NULL, "
+            "failing_since = COALESCE(failing_since, ?), backoff_until = ? WHERE name = ?",
+            [now, outcome, error, now, backoff_until, name],
         )
+        _insert_events(db, events, deliveries, now)
         row = db.execute("SELECT consecutive_failures FROM sources WHERE name = ?", [name]).fetchone()
     return int(row[0]) if row else 0
 
 
-def record_unchanged(db: Database, name: str, *, now: str, outcome: str) -> None:
+def record_unchanged(db: Database, name: str, *, now: str, outcome: str,
+                     events: Sequence[Event] = (), deliveries: Sequence[PlannedDelivery] = ()) -> None:
     """A valid check that found nothing new (304, or an unchanged list): reset the counter."""
     with write(db):
         db.execute(
-            "UPDATE sources SET last_checked_at = ?, last_ok_at = ?, last_outcome = ?, "
-            "last_error = NULL, consecutive_failures = 0 WHERE name = ?",
+            "UPDATE sources SET last_checked_at = ?, last_ok_at = ?, last_outcome = ?, last_error = NULL, "
+            "consecutive_failures = 0, failing_since = NULL, backoff_until = NULL WHERE name = ?",
             [now, now, outcome, name],
+        )
+        _insert_events(db, events, deliveries, now)
+
+
+def _insert_events(db: Database, events: Sequence[Event], deliveries: Sequence[PlannedDelivery],
+                   now: str) -> tuple[int, int]:
+    n_events = sum(_insert_event(db, e, now) for e in events)
+    n_deliveries = sum(_insert_delivery(db, d, now) for d in deliveries)
+    return n_events, n_deliveries
+
+
+def set_quarantine(db: Database, name: str, *, now: str, fingerprint: str, outcome: str) -> None:
+    """A valid check that would announce too much at once: hold it until the next check agrees."""
+    with write(db):
+        db.execute(
+            "UPDATE sources SET last_checked_at = ?, last_ok_at = ?, last_outcome = ?, last_error = NULL, "
+            "consecutive_failures = 0, failing_since = NULL, backoff_until = NULL, quarantine = ? WHERE name = ?",
+            [now, now, outcome, fingerprint, name],
         )
 
 
@@ -112,6 +151,7 @@ def commit_check(
     announcements: Sequence[Announcement], events: Sequence[Event],
     deliveries: Sequence[PlannedDelivery], baseline: bool,
     etag: str | None, last_modified: str | None, outcome: str,
+    list_bytes: int | None = None, adapter: str | None = None,
 ) -> CheckWrite:
     """Store one valid check in a single transaction, before anything is sent.
 
@@ -128,13 +168,13 @@ def commit_check(
                     f"UPDATE announcements SET last_seen = ? WHERE source = ? AND key IN ({','.join('?' * len(chunk))})",
                     [now, source, *chunk],
                 )
-        n_events = sum(_insert_event(db, e, now) for e in events)
-        n_deliveries = sum(_insert_delivery(db, d, now) for d in deliveries)
+        n_events, n_deliveries = _insert_events(db, events, deliveries, now)
         db.execute(
             "UPDATE sources SET last_checked_at = ?, last_ok_at = ?, last_outcome = ?, last_error = NULL, "
-            "consecutive_failures = 0, etag = ?, last_modified = ?, "
-            "baseline_at = COALESCE(baseline_at, ?) WHERE name = ?",
-            [now, now, outcome, etag, last_modified, now, source],
+            "consecutive_failures = 0, failing_since = NULL, backoff_until = NULL, etag = ?, last_modified = ?, "
+            "last_ok_bytes = ?, adapter_used = ?, quarantine = NULL, baseline_at = COALESCE(baseline_at, ?) "
+            "WHERE name = ?",
+            [now, now, outcome, etag, last_modified, list_bytes, adapter, now, source],
         )
     return CheckWrite(new, n_events, n_deliveries)
 

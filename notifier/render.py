@@ -36,27 +36,41 @@ def safe_link(url: Any) -> str | None:
 def render(*, key: str, event_type: str, event_key: str, created_at: str, payload: Mapping[str, Any]) -> Message:
     title = str(payload.get("title") or "(untitled)")
     link = safe_link(payload.get("url"))
-    subject = header_safe(f"[clusterwatch] {title}")
+    subject = header_safe(f"[clusterwatch] {_PREFIX.get(event_type, '')}{title}")
     return Message(
         key=key,
         subject=subject,
-        text=_text(title, link, payload),
+        text=_text(event_type, title, link, payload),
         html=_html(title, link, payload),
         json_body=webhook_body(event_type=event_type, event_key=event_key, created_at=created_at, payload=payload),
     )
 
 
+_PREFIX = {
+    "source.failing": "FAILING: ",
+    "source.recovered": "RECOVERED: ",
+    "delivery.dead": "UNDELIVERED: ",
+    "announcement.revised": "REVISED: ",
+    "attachment.changed": "ATTACHMENT CHANGED: ",
+}
+_HEADING = {"announcement.new": "New announcement: ", **_PREFIX}
+_FIELDS = (("Source", "source"), ("Published", "pub_date"), ("Issuer", "issuer"), ("Failed checks", "failures"),
+           ("Failing since", "since"), ("Outcome", "outcome"), ("Last error", "error"), ("Recovered at", "recovered_at"),
+           ("Subscriber", "subscriber"), ("Channel", "channel"), ("Attachment", "attachment_text"),
+           ("Old sha256", "old_sha256"), ("New sha256", "new_sha256"))
+
+
 def _lines(payload: Mapping[str, Any]) -> list[tuple[str, str]]:
     rows = []
-    for label, field in (("Source", "source"), ("Published", "pub_date"), ("Issuer", "issuer")):
+    for label, field in _FIELDS:
         value = payload.get(field)
         if value:
             rows.append((label, header_safe(str(value), 500)))
     return rows
 
 
-def _text(title: str, link: str | None, payload: Mapping[str, Any]) -> str:
-    out = [f"New announcement: {header_safe(title, 1000)}", ""]
+def _text(event_type: str, title: str, link: str | None, payload: Mapping[str, Any]) -> str:
+    out = [_HEADING.get(event_type, '') + header_safe(title, 1000), ""]
     out += [f"{label}: {value}" for label, value in _lines(payload)]
     if link:
         out.append(f"Link: {link}")

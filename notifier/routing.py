@@ -14,6 +14,9 @@ from typing import Iterable, Mapping, Sequence
 from config import Subscriber
 from scraper.models import Event, PlannedDelivery
 
+# Events about the service itself rather than about announcements; only operators get them.
+OPERATOR_EVENTS = frozenset({"source.failing", "source.recovered", "delivery.dead"})
+
 
 def delivery_key(subscriber: str, channel: str, event_key: str) -> str:
     """``msg_`` + 32 hex digits; safe as a webhook-id and a Message-ID local part."""
@@ -33,11 +36,14 @@ def matches(sub: Subscriber, event: Event, text: str | None = None) -> bool:
     the payload's title and excerpt.
     """
     f = sub.filters
+    operator_event = event.type in OPERATOR_EVENTS
+    if operator_event and not sub.operator:
+        return False  # source health and dead deliveries are for operators only
     if f.sources and event.source not in f.sources:
         return False
     if f.event_types and event.type not in f.event_types:
         return False
-    if f.keywords:
+    if f.keywords and not operator_event:
         if text is None:
             text = " ".join(str(event.payload.get(k) or "") for k in ("title", "excerpt"))
         haystack = fold(text)

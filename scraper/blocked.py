@@ -10,8 +10,9 @@ import re
 from typing import Mapping
 
 CHALLENGE_STATUSES = frozenset({412, 521})
-_SOFT_BLOCK = re.compile(
-    r"Access Denied|访问频繁|安全验证|验证码|请求被拒绝|系统繁忙|页面不存在|404 Not Found|服务异常|系统维护",
+_SOFT_BLOCK = re.compile(r"Access Denied|访问频繁|安全验证|验证码|请求被拒绝|禁止访问|访问受限", re.IGNORECASE)
+_NOT_CONTENT = re.compile(
+    r"系统繁忙|页面不存在|404 Not Found|服务异常|系统维护|网站维护|维护中|升级维护|暂停访问|Service Unavailable",
     re.IGNORECASE,
 )
 _CHALLENGE_COOKIES = ("__jsluid_", "__jsl_clearance", "acw_sc__")
@@ -29,11 +30,23 @@ def block_reason(status: int, headers: Mapping[str, str], text: str) -> str | No
     if status in (403, 429, 503) and any(c in cookies for c in _CHALLENGE_COOKIES):
         return f"challenge cookie on HTTP {status}"
     if status == 200:
-        title = _TITLE_RE.search(text[:4000])
-        haystack = title.group(1) if title else ""
-        if len(text) < SMALL_PAGE:
-            haystack = text
-        m = _SOFT_BLOCK.search(haystack)
+        m = _SOFT_BLOCK.search(_suspect_text(text))
         if m:
             return f"soft-block page ({m.group(0)!r})"
     return None
+
+
+def broken_reason(status: int, text: str) -> str | None:
+    """Why a 200 response is a maintenance or error page rather than content, or None."""
+    if status != 200:
+        return None
+    m = _NOT_CONTENT.search(_suspect_text(text))
+    return f"maintenance or error page ({m.group(0)!r})" if m else None
+
+
+def _suspect_text(text: str) -> str:
+    """The part that would say "blocked" or "maintenance": the <title>, or all of a tiny page."""
+    if len(text) < SMALL_PAGE:
+        return text
+    title = _TITLE_RE.search(text[:4000])
+    return title.group(1) if title else ""

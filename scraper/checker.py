@@ -10,5 +10,5 @@ from scraper.listing import ListRead, read_list
 
 
 async def dry_run(settings: Settings, source: Source, *, kind: str | None = None, pages: int | None = None) -> ListRead:
-    async with Fetcher(settings.politeness, settings.user_agent) as fetcher:
+    async with Fetcher.for_settings(settings) as fetcher:
         return await read_list(functools.partial(fetcher.get), source, kind=kind, pages=pages)

@@ -89,7 +89,7 @@ def _daemon(settings: Settings) -> None:
     from scraper.schedule import Daemon
 
     async def main_loop() -> None:
-        async with Fetcher(settings.politeness, settings.user_agent) as fetcher:
+        async with Fetcher.for_settings(settings) as fetcher:
             await Daemon(Context(settings, open_db(settings.database), fetcher)).run()
 
     asyncio.run(main_loop())

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Iterable, Sequence
 
 from scraper.models import Announcement, Detail, Event, ListItem
@@ -34,6 +33,11 @@ def keyed(source: str, items: Iterable[ListItem]) -> dict[str, ListItem]:
 def new_keys(current: Sequence[str], seen: set[str]) -> list[str]:
     """Keys in ``current`` that were never seen, in page order."""
     return [k for k in current if k not in seen]
+
+
+def too_many_new(new: int, total: int) -> bool:
+    """The mass-change breaker's threshold: more than max(5, half the page) new at once."""
+    return new > max(5, total // 2)
 
 
 def content_hash(*parts: str | None) -> str:
@@ -72,9 +76,3 @@ def event_for(a: Announcement) -> Event:
     }
     return Event(key=f"{NEW_ANNOUNCEMENT}:{a.key}", type=NEW_ANNOUNCEMENT, source=a.source,
                  announcement_key=a.key, payload=payload)
-
-
-def list_fingerprint(items: Sequence[ListItem]) -> str:
-    """A hash of the extracted list, to skip work when nothing moved."""
-    data = sorted([i.url, i.title, i.date or ""] for i in items)
-    return hashlib.sha256(("v1" + json.dumps(data, ensure_ascii=False)).encode()).hexdigest()

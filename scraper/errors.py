@@ -2,7 +2,8 @@
 
     ScraperError
      +-- FetchError          transport failure, bad status, too large, too many redirects
-     |    +-- Blocked        a WAF / challenge / soft-block page (never content)
+     |    +-- Blocked        a WAF / challenge / soft-block page, or robots.txt says no (never content)
+     |    +-- Broken         a 200 that is not content: a maintenance or soft-404 page
      |    +-- TooLarge       body over the configured cap (counted after decompression)
      +-- ParseError          the page could not be read as the adapter expects
 
@@ -25,6 +26,10 @@ class FetchError(ScraperError):
 
 class Blocked(FetchError):
     """The server answered with a challenge or block page."""
+
+
+class Broken(FetchError):
+    """The server answered 200 with a maintenance or error page instead of content."""
 
 
 class TooLarge(FetchError):

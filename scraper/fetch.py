@@ -16,18 +16,21 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 import zlib
+from pathlib import Path
 from typing import Mapping
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from config import Politeness
-from scraper.blocked import block_reason
+from config import Politeness, Settings
+from scraper.blocked import block_reason, broken_reason
 from scraper.decode import decode
-from scraper.errors import Blocked, FetchError, TooLarge
+from scraper.errors import Blocked, Broken, FetchError, TooLarge
 from scraper.models import Fetched
+from scraper.robots import ROBOTS_ERROR_TTL, ROBOTS_MAX_BYTES, ROBOTS_TTL, Robots
 from scraper.timeutil import backoff, retry_after
 
 _STEP = 64 * 1024
@@ -44,24 +47,41 @@ class Fetcher:
     """Fetch pages politely. Use as ``async with Fetcher(...) as f``."""
 
     def __init__(self, politeness: Politeness, user_agent: str,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, extra_ca: Mapping[str, Path] | None = None):
         self.p = politeness
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(politeness.timeout, connect=min(10.0, politeness.timeout), pool=None),
-            limits=httpx.Limits(max_connections=max(4, politeness.concurrency * 2), max_keepalive_connections=8),
+        self.user_agent = user_agent
+        self._transport = transport
+        self._client = self._new_client(None)
+        self._ca_clients = {host: self._new_client(path) for host, path in (extra_ca or {}).items()}
+        self._hosts: dict[str, asyncio.Lock] = {}
+        self._last: dict[str, float] = {}
+        self._slots = asyncio.Semaphore(politeness.concurrency)
+        self.robots = RobotsCache(self)
+
+    @classmethod
+    def for_settings(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> "Fetcher":
+        return cls(settings.politeness, settings.user_agent, transport=transport, extra_ca=settings.extra_ca)
+
+    def _new_client(self, ca_file: Path | None) -> httpx.AsyncClient:
+        # TLS is always verified. A per-host CA bundle only ADDS trust, for sites with incomplete chains.
+        verify: ssl.SSLContext | bool = True
+        if ca_file is not None:
+            verify = ssl.create_default_context()
+            verify.load_verify_locations(cafile=str(ca_file))
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self.p.timeout, connect=min(10.0, self.p.timeout), pool=None),
+            limits=httpx.Limits(max_connections=max(4, self.p.concurrency * 2), max_keepalive_connections=8),
             follow_redirects=False,
             trust_env=False,
+            verify=verify,
             headers={
-                "User-Agent": user_agent,
+                "User-Agent": self.user_agent,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
                 "Accept-Language": "zh-CN,zh;q=0.9",
                 "Accept-Encoding": "gzip",
             },
-            transport=transport,
+            transport=self._transport,
         )
-        self._hosts: dict[str, asyncio.Lock] = {}
-        self._last: dict[str, float] = {}
-        self._slots = asyncio.Semaphore(politeness.concurrency)
 
     async def __aenter__(self) -> "Fetcher":
         return self
@@ -70,12 +90,18 @@ class Fetcher:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in (self._client, *self._ca_clients.values()):
+            await client.aclose()
 
     async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
                   referer: str | None = None, max_bytes: int | None = None,
-                  headers: Mapping[str, str] | None = None) -> Fetched:
-        """GET ``url``; raise FetchError / Blocked / TooLarge, return 304s as ``Fetched``."""
+                  headers: Mapping[str, str] | None = None, obey_robots: bool = True) -> Fetched:
+        """GET ``url``; raise FetchError / Blocked / Broken / TooLarge, return 304s as ``Fetched``.
+
+        ``deadline`` bounds the time spent talking to the server, retries and
+        their waits included; time queued behind other requests to the same host
+        does not count against it.
+        """
         headers = dict(headers or {})
         if etag:
             headers["If-None-Match"] = etag
@@ -83,74 +109,86 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         if referer:
             headers["Referer"] = referer
-        cap = max_bytes or self.p.max_bytes
-        start = time.monotonic()
-        try:
-            async with asyncio.timeout(self.p.deadline):
-                return await self._with_retries(url, headers, cap, start)
-        except TimeoutError:
-            raise FetchError(f"{url}: no complete answer within the {self.p.deadline:g}s deadline") from None
+        _check_url(url, url)
+        if obey_robots:
+            await self.robots.check(url)
+        budget = _Budget(self.p.deadline)
+        return await self._with_retries(url, headers, max_bytes or self.p.max_bytes, budget)
 
-    async def _with_retries(self, url: str, headers: dict[str, str], cap: int, start: float) -> Fetched:
+    async def _with_retries(self, url: str, headers: dict[str, str], cap: int, budget: "_Budget") -> Fetched:
         attempt = 0
         while True:
             try:
-                return await self._follow(url, headers, cap, start)
+                return await self._follow(url, headers, cap, budget)
             except FetchError as e:
-                retryable = e.status in _RETRYABLE or (
-                    e.status is None and not isinstance(e, (TooLarge, Blocked, _Permanent)))
-                if not retryable or attempt >= self.p.retries or isinstance(e, Blocked):
+                final = isinstance(e, (TooLarge, Blocked, Broken, _Permanent))  # retrying cannot help
+                retryable = not final and (e.status is None or e.status in _RETRYABLE)
+                if not retryable or attempt >= self.p.retries:
                     raise
                 delay = backoff(attempt, base=1.0, cap=30.0) if e.retry_after is None else min(e.retry_after, RETRY_AFTER_CAP)
-                if time.monotonic() - start + delay > self.p.deadline:
+                if delay >= budget.left:
                     raise
                 attempt += 1
+                budget.spend(delay)
                 await asyncio.sleep(delay)
 
-    async def _follow(self, url: str, headers: dict[str, str], cap: int, start: float) -> Fetched:
-        current = url
-        for _hop in range(self.p.max_redirects + 1):
+    async def _follow(self, url: str, headers: dict[str, str], cap: int, budget: "_Budget",
+                      *, max_redirects: int | None = None) -> Fetched:
+        current, hops = url, self.p.max_redirects if max_redirects is None else max_redirects
+        for _hop in range(hops + 1):
             _check_url(url, current)
-            status, resp_headers, body = await self._polite_request(current, headers, cap)
+            status, resp_headers, body = await self._polite_request(current, headers, cap, budget)
             if status in _REDIRECTS and "location" in resp_headers:
                 nxt = urljoin(current, resp_headers["location"])
                 if urlsplit(nxt).scheme not in ("http", "https"):
-                    raise FetchError(f"{url}: redirect to a non-http(s) URL refused", status=status)
+                    raise _Permanent(f"{url}: redirect to a non-http(s) URL refused", status=status)
+                if urlsplit(nxt).netloc.lower() != urlsplit(current).netloc.lower():
+                    headers = {k: v for k, v in headers.items() if k not in ("If-None-Match", "If-Modified-Since")}
                 current = nxt
                 continue
-            return self._result(url, current, status, resp_headers, body, start)
-        raise _Permanent(f"{url}: more than {self.p.max_redirects} redirects", status=status)
+            return self._result(url, current, status, resp_headers, body, budget)
+        raise _Permanent(f"{url}: more than {hops} redirects", status=status)
 
     def _result(self, url: str, final: str, status: int, headers: Mapping[str, str], body: bytes,
-                start: float) -> Fetched:
-        elapsed = time.monotonic() - start
+                budget: "_Budget") -> Fetched:
+        elapsed = budget.used
         if status == 304:
             return Fetched(url, final, status, headers, b"", elapsed)
         text, codec = decode(body, headers.get("content-type"))
         reason = block_reason(status, headers, text)
         if reason:
             raise Blocked(f"{url}: blocked: {reason}", status=status)
+        reason = broken_reason(status, text)
+        if reason:
+            raise Broken(f"{url}: {reason}", status=status)
         if not 200 <= status < 300:
             raise FetchError(f"{url}: HTTP {status}", status=status, retry_after=retry_after(headers))
         return Fetched(url, final, status, headers, body, elapsed, text=text, encoding=codec)
 
-    async def _polite_request(self, url: str, headers: dict[str, str], cap: int
+    async def _polite_request(self, url: str, headers: dict[str, str], cap: int, budget: "_Budget"
                               ) -> tuple[int, Mapping[str, str], bytes]:
         host = urlsplit(url).netloc.lower()
         lock = self._hosts.setdefault(host, asyncio.Lock())
         async with lock:
-            wait = self._last.get(host, -1e9) + self.p.delay - time.monotonic()
+            gap = max(self.p.delay, self.robots.crawl_delay(host))
+            wait = self._last.get(host, -1e9) + gap - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             async with self._slots:
+                t0 = time.monotonic()
                 try:
-                    return await self._request(url, headers, cap)
+                    async with asyncio.timeout(max(0.0, budget.left)):
+                        return await self._request(url, headers, cap)
+                except TimeoutError:
+                    raise FetchError(f"{url}: no complete answer within the {self.p.deadline:g}s deadline") from None
                 finally:
+                    budget.spend(time.monotonic() - t0)
                     self._last[host] = time.monotonic()
 
     async def _request(self, url: str, headers: dict[str, str], cap: int) -> tuple[int, Mapping[str, str], bytes]:
+        client = self._ca_clients.get(urlsplit(url).hostname or "", self._client)
         try:
-            async with self._client.stream("GET", url, headers=headers) as resp:
+            async with client.stream("GET", url, headers=headers) as resp:
                 if resp.status_code in _REDIRECTS or resp.status_code == 304:
                     return resp.status_code, _headers(resp), b""
                 body = await read_capped(resp, cap)
@@ -159,8 +197,74 @@ class Fetcher:
             raise FetchError(f"{url}: timed out ({type(e).__name__})") from None
         except httpx.HTTPError as e:
             raise FetchError(f"{url}: {type(e).__name__}: {e}") from None
-        except httpx.InvalidURL as e:  # not an HTTPError; also raised for a malformed Location header
-            raise _Permanent(f"{url}: invalid URL: {e}") from None
+        except (httpx.InvalidURL, UnicodeError, ValueError) as e:  # a malformed Location or header value
+            raise _Permanent(f"{url}: invalid URL or header: {type(e).__name__}: {e}") from None
+
+
+class _Budget:
+    """Seconds left for one fetch: network time and retry waits, not queueing."""
+
+    def __init__(self, seconds: float):
+        self.total = seconds
+        self.used = 0.0
+
+    @property
+    def left(self) -> float:
+        return self.total - self.used
+
+    def spend(self, seconds: float) -> None:
+        self.used += seconds
+
+
+class RobotsCache:
+    """robots.txt per host, RFC 9309 semantics, cached for a day (errors for 10 minutes).
+
+    2xx: obey its rules and Crawl-delay. 4xx: no rules, crawl. 5xx, a timeout,
+    an unreachable host or too many redirects: assume complete disallow.
+    """
+
+    def __init__(self, fetcher: "Fetcher"):
+        self.fetcher = fetcher
+        self._rules: dict[str, tuple[Robots, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def check(self, url: str) -> None:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc.lower()}"
+        rules = await self._get(origin)
+        if not rules.allows(url):
+            raise Blocked(f"{url}: disallowed by {origin}/robots.txt ({rules.why})")
+
+    def crawl_delay(self, host: str) -> float:
+        for origin, (rules, _) in self._rules.items():
+            if urlsplit(origin).netloc == host:
+                return rules.crawl_delay
+        return 0.0
+
+    async def _get(self, origin: str) -> Robots:
+        async with self._locks.setdefault(origin, asyncio.Lock()):
+            cached = self._rules.get(origin)
+            if cached and cached[1] > time.monotonic():
+                return cached[0]
+            rules = await self._fetch(origin)
+            ttl = ROBOTS_TTL if rules.status != "unreachable" else ROBOTS_ERROR_TTL
+            self._rules[origin] = (rules, time.monotonic() + ttl)
+            return rules
+
+    async def _fetch(self, origin: str) -> Robots:
+        url = f"{origin}/robots.txt"
+        try:
+            fetched = await self.fetcher._follow(url, {}, ROBOTS_MAX_BYTES, _Budget(self.fetcher.p.deadline),
+                                                 max_redirects=5)
+        except TooLarge:
+            return Robots.unreachable(f"{url} is larger than {ROBOTS_MAX_BYTES} bytes")
+        except (Blocked, Broken) as e:
+            return Robots.unreachable(str(e))
+        except FetchError as e:
+            if e.status is not None and 400 <= e.status < 500:
+                return Robots.allow_all(f"{url} answered {e.status}")
+            return Robots.unreachable(str(e))
+        return Robots.parse(fetched.text, self.fetcher.user_agent)
 
 
 def _check_url(url: str, target: str) -> None:
@@ -212,4 +316,6 @@ async def read_capped(resp: httpx.Response, cap: int) -> bytes:
         out += inflater.flush()
         if len(out) > cap:
             raise TooLarge(f"{resp.request.url}: body larger than {cap} bytes after decompression")
+        if not inflater.eof:  # a cut-off body is a failure, never content (thp/urlwatch#725)
+            raise FetchError(f"{resp.request.url}: truncated gzip body", status=resp.status_code)
     return bytes(out)

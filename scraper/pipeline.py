@@ -1,66 +1,70 @@
-"""Check one source, or all due sources, end to end.
+"""Check one source end to end. ``run --once``, ``backfill`` and the daemon all call it.
 
-    sources row ──> fetch list page (conditional GET) ──> adapter.parse ──> ListItems
+    sources row ─> read_list (first request, conditional GET; next pages) ─> ListItems
         │                                                                       │
-        │            seen keys (db) ──> diff.new_keys <── diff.keyed ───────────┘
-        │                                   │
-        │               fetch + parse detail pages of new items
-        │                                   │
+        │   validity gate: no items / much smaller than usual ─> "broken"       │
+        │            seen keys (db) ─> diff.new_keys <─ diff.keyed ─────────────┘
+        │                       │  mass-change breaker: too many at once ─> held until the next check agrees
+        │        fetch + parse detail pages of the new items
         └── store.commit_check: announcements + events + deliveries, ONE transaction
-                                            │
-                            notifier.relay_once (later, outside any transaction)
+                                │
+                notifier.relay_once (later, outside any transaction)
 
-Only valid fetches touch state. A failed, blocked or empty fetch bumps the
-source's failure counter and changes nothing else: it never reads as "every
-item was removed" and never alerts a subscriber. ``run --once`` and the daemon
-both call :func:`check_source`.
+Only a valid check touches content. A blocked, broken or failed check bumps the
+source's failure counter, clears its validators and changes nothing else: it
+never reads as "every item was removed" and never alerts a subscriber.
+Operators hear once when a source keeps failing and once when it recovers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Iterable
 
 from config import Settings, Source
 from db import Database, store
+from db.store import SourceState
 from notifier.routing import plan
-from scraper import diff
-from scraper.errors import Blocked, FetchError, ParseError, ScraperError
+from scraper import diff, health
+from scraper.errors import Blocked, Broken, FetchError, ParseError, ScraperError
 from scraper.fetch import Fetcher
-from scraper.listing import read_list
-from scraper.models import Announcement, Detail, Fetched, ListItem
+from scraper.listing import ListRead, read_list
+from scraper.models import Announcement, Detail, Event, Fetched, ListItem
 from scraper.parse import parse_detail
-from scraper.timeutil import iso, utcnow
+from scraper.timeutil import iso, parse_iso, utcnow
 
 log = logging.getLogger("clusterwatch.pipeline")
+
+SUCCESS_OUTCOMES = ("baseline", "new", "unchanged", "not-modified", "held")
+FAILURE_OUTCOMES = ("blocked", "broken", "error")
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """What one check of one source did. ``outcome`` is one of OUTCOMES."""
+    """What one check of one source did."""
 
     source: str
-    outcome: str
+    outcome: str  # SUCCESS_OUTCOMES, FAILURE_OUTCOMES or "skipped"
     items: int = 0
     new: int = 0
     deliveries: int = 0
     error: str | None = None
+    adapter: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.outcome in ("new", "unchanged", "not_modified", "baseline")
+        return self.outcome in SUCCESS_OUTCOMES
 
     def __str__(self) -> str:
-        if not self.ok:
+        if self.outcome == "skipped" or not self.ok:
             return f"{self.source}: {self.outcome}: {self.error}"
         return f"{self.source}: {self.outcome} ({self.items} items, {self.new} new, {self.deliveries} deliveries)"
-
-
-OUTCOMES = ("new", "unchanged", "not_modified", "baseline", "failed", "blocked", "empty", "parse_error")
 
 
 @dataclass
@@ -72,93 +76,200 @@ class Context:
     fetcher: Fetcher
 
 
-async def fetch_logged(ctx: Context, source: str | None, url: str, *, purpose: str, **kw: object) -> Fetched:
-    """Fetch and write one ``fetches`` row, whatever happens."""
+@dataclass
+class _Run:
+    """One check's working state: its source, its start and the fetch rows it wrote."""
+
+    source: Source
+    state: SourceState | None
+    started: datetime
+    fetch_ids: list[int] = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return self.state.consecutive_failures if self.state else 0
+
+
+async def fetch_logged(ctx: Context, source: str | None, url: str, *, purpose: str,
+                       ids: list[int] | None = None, **kw: object) -> Fetched:
+    """Fetch and write one ``fetches`` row (ok, not-modified, blocked, broken or error), whatever happens."""
     started = iso(utcnow())
     t0 = time.monotonic()
     try:
         fetched = await ctx.fetcher.get(url, **kw)  # type: ignore[arg-type]
     except ScraperError as e:
-        outcome = "blocked" if isinstance(e, Blocked) else "failed"
+        outcome = "blocked" if isinstance(e, Blocked) else "broken" if isinstance(e, Broken) else "error"
         store.record_fetch(ctx.db, source=source, url=url, purpose=purpose, started_at=started,
                            status=getattr(e, "status", None), nbytes=None, duration=time.monotonic() - t0,
                            outcome=outcome, error=str(e))
         raise
-    outcome = "not_modified" if fetched.not_modified else "ok"
-    store.record_fetch(ctx.db, source=source, url=url, purpose=purpose, started_at=started, status=fetched.status,
-                       nbytes=len(fetched.body), duration=time.monotonic() - t0, outcome=outcome, error=None)
+    row = store.record_fetch(ctx.db, source=source, url=url, purpose=purpose, started_at=started,
+                             status=fetched.status, nbytes=len(fetched.body), duration=time.monotonic() - t0,
+                             outcome="not-modified" if fetched.not_modified else "ok", error=None)
+    if ids is not None:
+        ids.append(row)
     return fetched
 
 
-async def check_source(ctx: Context, source: Source) -> CheckResult:
-    """Fetch, parse, diff and store one source. Never raises for an expected failure."""
+async def check_source(ctx: Context, source: Source, *, force: bool = False) -> CheckResult:
+    """Check one source. Never raises: every failure becomes a recorded outcome."""
+    run = _Run(source, store.source_state(ctx.db, source.name), utcnow())
+    if not force and run.state and run.state.backoff_until and parse_iso(run.state.backoff_until) > run.started:
+        return CheckResult(source.name, "skipped", error=f"blocked earlier; backing off until {run.state.backoff_until}")
     try:
-        return await _check(ctx, source)
+        return await _check(ctx, run)
     except Blocked as e:
-        return _failed(ctx, source, "blocked", str(e))
-    except FetchError as e:
-        return _failed(ctx, source, "failed", str(e))
+        return _failed(ctx, run, "blocked", str(e))
     except ParseError as e:
-        return _failed(ctx, source, "parse_error", str(e))
+        store.reclassify_fetches(ctx.db, run.fetch_ids, "broken", str(e))
+        return _failed(ctx, run, "broken", str(e))
+    except Broken as e:
+        return _failed(ctx, run, "broken", str(e))
+    except FetchError as e:
+        return _failed(ctx, run, "error", str(e))
+    except Exception as e:  # a bug or a database problem: isolate it to this source, keep the traceback
+        log.critical("%s: unexpected error", source.name, exc_info=True)
+        return _failed(ctx, run, "error", f"internal error: {type(e).__name__}: {e}")
 
 
-async def _check(ctx: Context, source: Source) -> CheckResult:
-    state = store.source_state(ctx.db, source.name)
-    conditional = state is not None and state.consecutive_failures == 0
+async def _check(ctx: Context, run: _Run) -> CheckResult:
+    source, state = run.source, run.state
+    conditional = state is not None and run.failures == 0
+    if source.ignore_robots:
+        log.warning("%s: robots.txt is IGNORED for this source (ignore_robots = true in the config)", source.name)
     listing = await read_list(
-        functools.partial(fetch_logged, ctx, source.name, purpose="list"), source,
+        functools.partial(fetch_logged, ctx, source.name, purpose="list", ids=run.fetch_ids,
+                          obey_robots=not source.ignore_robots), source,
         etag=state.etag if conditional and state else None,
         last_modified=state.last_modified if conditional and state else None,
     )
-    fetched = listing.first
-    now = iso(utcnow())
-    if fetched.not_modified:
-        store.record_unchanged(ctx.db, source.name, now=now, outcome="not_modified")
-        return _done(CheckResult(source.name, "not_modified"))
+    if listing.not_modified:
+        events = _recovery(ctx, run)
+        store.record_unchanged(ctx.db, source.name, now=iso(run.started), outcome="not-modified", events=events,
+                               deliveries=plan(events, ctx.settings.subscribers))
+        return _done(CheckResult(source.name, "not-modified", adapter=listing.adapter))
+    problem = validity_problem(listing, state, ctx.settings.health.shrink_ratio)
+    if problem:
+        store.reclassify_fetches(ctx.db, run.fetch_ids, "broken", problem)
+        return _failed(ctx, run, "broken", problem)
+    return await _store_list(ctx, run, listing)
+
+
+def validity_problem(listing: ListRead, state: SourceState | None, shrink_ratio: float) -> str | None:
+    """Why a 200 list is not usable content, or None. (Challenges and maintenance pages never get here.)"""
+    url = listing.first.final_url
     if not listing.items:
-        return _failed(ctx, source, "empty", f"{source.url}: the list has no items (adapter {listing.adapter})")
+        return f"{url}: the list has no items (adapter {listing.adapter})"
+    size, usual = len(listing.first.body), state.last_ok_bytes if state else None
+    if usual and size < usual * shrink_ratio:
+        return f"{url}: the page is {size} bytes, far smaller than the usual {usual}"
+    return None
+
+
+async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult:
+    source, state = run.source, run.state
     items = diff.keyed(source.name, listing.items)
     keys = list(items)
     seen = store.known_keys(ctx.db, source.name, keys)
     new = diff.new_keys(keys, seen)
     baseline = state is None or state.baseline_at is None
     silent = baseline and source.baseline == "silent"
+    if not baseline and diff.too_many_new(len(new), len(keys)):
+        held = _hold(ctx, run, new, len(keys))
+        if held:
+            return held
     if silent:
         announcements = [diff.announcement(source.name, k, items[k], None) for k in new]
     else:
-        announcements = await _understand(ctx, source, [(k, items[k]) for k in new], referer=fetched.final_url)
+        announcements = await _understand(ctx, run, [(k, items[k]) for k in new], referer=listing.first.final_url)
     events = [] if silent else [diff.event_for(a) for a in announcements]
     texts = {e.key: f"{a.title}\n{a.body}" for e, a in zip(events, announcements)}
-    deliveries = plan(events, ctx.settings.subscribers, texts)
+    events_all = events + _recovery(ctx, run)
+    deliveries = plan(events_all, ctx.settings.subscribers, texts)
     outcome = "baseline" if baseline else ("new" if new else "unchanged")
+    first = listing.first
     wrote = store.commit_check(
-        ctx.db, source=source.name, now=iso(utcnow()), seen_keys=[k for k in keys if k in seen],
-        announcements=announcements, events=events, deliveries=deliveries, baseline=silent,
-        etag=fetched.headers.get("etag"), last_modified=fetched.headers.get("last-modified"), outcome=outcome,
+        ctx.db, source=source.name, now=iso(run.started), seen_keys=[k for k in keys if k in seen],
+        announcements=announcements, events=events_all, deliveries=deliveries, baseline=silent,
+        etag=_validator(first.headers.get("etag")), last_modified=_validator(first.headers.get("last-modified")),
+        outcome=outcome, list_bytes=len(first.body), adapter=listing.adapter,
     )
-    return _done(CheckResult(source.name, outcome, len(keys), wrote.new_announcements, wrote.deliveries))
+    return _done(CheckResult(source.name, outcome, len(keys), wrote.new_announcements, wrote.deliveries,
+                             adapter=listing.adapter))
 
 
-async def _understand(ctx: Context, source: Source, new: list[tuple[str, ListItem]], referer: str
-                      ) -> list[Announcement]:
-    """Follow new items to their detail pages (at most ``max_new_details`` per check)."""
+def _hold(ctx: Context, run: _Run, new: list[str], total: int) -> CheckResult | None:
+    """Mass-change breaker: a check announcing most of the page at once (a layout change that
+    re-keys every item, a restored old database) is held until the next valid check agrees."""
+    fingerprint = hashlib.sha256("\n".join(sorted(new)).encode()).hexdigest()[:32]
+    if run.state and run.state.quarantine == fingerprint:
+        log.warning("%s: the next check agrees on %d new items; announcing them", run.source.name, len(new))
+        return None
+    store.set_quarantine(ctx.db, run.source.name, now=iso(run.started), fingerprint=fingerprint, outcome="held")
+    error = f"{len(new)} of {total} items look new at once; held until the next check agrees"
+    log.warning("%s: %s", run.source.name, error)
+    return CheckResult(run.source.name, "held", total, 0, 0, error=error)
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag / Last-Modified worth sending back: printable ASCII only (httpx refuses anything else)."""
+    if value and value.isascii() and value.isprintable() and len(value) <= 200:
+        return value
+    return None
+
+
+async def _understand(ctx: Context, run: _Run, new: list[tuple[str, ListItem]], referer: str) -> list[Announcement]:
+    """Follow new items to their detail pages (at most ``max_new_details`` per check).
+
+    A failed detail page still alerts, with the list entry only. After a block,
+    no further detail pages are requested from that site in this check.
+    """
+    source = run.source
     out = []
+    blocked: str | None = None
     for i, (key, item) in enumerate(new):
         detail: Detail | None = None
-        error: str | None = None
-        if source.follow_details and i < source.max_new_details:
+        error: str | None = blocked
+        if source.follow_details and i < source.max_new_details and blocked is None:
             try:
-                fetched = await fetch_logged(ctx, source.name, item.url, purpose="detail", referer=referer)
+                fetched = await fetch_logged(ctx, source.name, item.url, purpose="detail", referer=referer,
+                                             obey_robots=not source.ignore_robots)
                 detail = parse_detail(fetched.text, fetched.final_url)
             except ScraperError as e:
                 error = str(e)
+                blocked = f"not fetched: the site blocked an earlier detail page ({e})" if isinstance(e, Blocked) else None
                 log.warning("%s: detail page failed, alerting with the list entry only: %s", source.name, e)
         out.append(diff.announcement(source.name, key, item, detail, error))
     return out
 
 
-def _failed(ctx: Context, source: Source, outcome: str, error: str) -> CheckResult:
-    count = store.record_failure(ctx.db, source.name, now=iso(utcnow()), outcome=outcome, error=error)
+def _recovery(ctx: Context, run: _Run) -> list[Event]:
+    state = run.state
+    if state is None:
+        return []
+    ev = health.recovered_event(run.source.name, run.source.url, failures_before=state.consecutive_failures,
+                                since=state.failing_since, now=iso(run.started),
+                                threshold=ctx.settings.health.failures_before_alert)
+    return [ev] if ev else []
+
+
+def _failed(ctx: Context, run: _Run, outcome: str, error: str) -> CheckResult:
+    """Record a failed check (no content touched); tell operators once when the streak reaches the limit."""
+    source, now = run.source, iso(run.started)
+    count = run.failures + 1
+    since = run.state.failing_since if run.state and run.state.failing_since else now
+    ev = health.failing_event(source.name, source.url, failures=count, since=since, outcome=outcome, error=error,
+                              threshold=ctx.settings.health.failures_before_alert)
+    events = [ev] if ev else []
+    backoff = None
+    if outcome == "blocked":
+        blocks = count if run.state is not None and run.state.last_outcome == "blocked" else 1
+        backoff = health.blocked_backoff(ctx.settings.health, blocks, run.started)
+    try:
+        count = store.record_failure(ctx.db, source.name, now=now, outcome=outcome, error=error, events=events,
+                                     deliveries=plan(events, ctx.settings.subscribers), backoff_until=backoff)
+    except Exception:  # the database itself is the problem: report, do not crash the cycle
+        log.critical("%s: could not record the failure", source.name, exc_info=True)
     result = CheckResult(source.name, outcome, error=error)
     log.warning("%s (%d in a row)", result, count)
     return result
@@ -173,9 +284,8 @@ def sync_sources(db: Database, sources: Iterable[Source]) -> None:
     store.sync_sources(db, [(s.name, s.url, s.kind) for s in sources], iso(utcnow()))
 
 
-async def run_cycle(ctx: Context, sources: Iterable[Source]) -> list[CheckResult]:
-    """Check several sources concurrently; the fetcher keeps each host polite."""
+async def run_cycle(ctx: Context, sources: Iterable[Source], *, force: bool = False) -> list[CheckResult]:
+    """Check several sources concurrently; the fetcher keeps each host polite. One source never stops another."""
     sources = list(sources)
     sync_sources(ctx.db, sources)
-    return list(await asyncio.gather(*(check_source(ctx, s) for s in sources)))
-
+    return list(await asyncio.gather(*(check_source(ctx, s, force=force) for s in sources)))

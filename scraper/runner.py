@@ -38,7 +38,10 @@ async def run_once(settings: Settings, db: Database, *, only: Iterable[str] = ()
             due.append(s)
         else:
             skipped.append(s.name)
-    async with Fetcher(settings.politeness, settings.user_agent, transport=transport) as fetcher:
-        results = await run_cycle(Context(settings, db, fetcher), due)
-    report = await relay_once(settings, db)
+    try:
+        async with Fetcher.for_settings(settings, transport) as fetcher:
+            # Naming a source explicitly (--source) also overrides a block back-off; --all does not.
+            results = await run_cycle(Context(settings, db, fetcher), due, force=bool(wanted))
+    finally:
+        report = await relay_once(settings, db)  # pending alerts go out even if a check blew up
     return OnceReport(tuple(results), tuple(skipped), report)

@@ -87,7 +87,7 @@ def test_run_once_reports_per_source_failures_without_failing(tmp_path: Path, si
     res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
     assert res.exit_code == 0, res.output
     assert "jxj: baseline (3 items, 3 new, 0 deliveries)" in res.output
-    assert "broken: failed:" in res.output and "HTTP 404" in res.output
+    assert "broken: error:" in res.output and "HTTP 404" in res.output
     # Not due again for 30 minutes: a second cron run skips both.
     res = CliRunner().invoke(main, ["run", "--once", "--config", str(cfg)])
     assert res.exit_code == 0 and "not due yet: jxj, broken" in res.output

@@ -21,8 +21,8 @@ from typing import Any, Iterator
 import pytest
 
 from config import Politeness
-from scraper.blocked import block_reason
-from scraper.errors import Blocked, FetchError, TooLarge
+from scraper.blocked import block_reason, broken_reason
+from scraper.errors import Blocked, Broken, FetchError, TooLarge
 from scraper.fetch import Fetcher
 from scraper.models import Fetched
 from tests.conftest import PAGES
@@ -459,8 +459,8 @@ def test_a_big_page_that_mentions_a_block_word_in_its_body_is_content(site: Fixt
         (429, {}, "", False),
         (403, {}, "Forbidden", False),
         (404, {}, "<title>页面不存在</title>", False),  # an error status is an error, not a block
-        (200, {}, "<title>404 Not Found</title>" + "x" * 5000, True),
-        (200, {}, "<title>系统维护中</title>" + "x" * 5000, True),
+        (200, {}, "<title>404 Not Found</title>" + "x" * 5000, False),  # broken, not blocked: see below
+        (200, {}, "<title>系统维护中</title>" + "x" * 5000, False),
         (200, {}, "<title>通知公告</title>" + "请输入验证码" + "x" * 5000, False),
         (200, {}, "<p>ACCESS DENIED</p>", True),
         (200, {}, "<p>正常的小页面</p>", False),
@@ -468,6 +468,28 @@ def test_a_big_page_that_mentions_a_block_word_in_its_body_is_content(site: Fixt
 )
 def test_block_reason(status: int, headers: dict, text: str, blocked: bool) -> None:
     assert (block_reason(status, headers, text) is not None) is blocked
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "broken"),
+    [
+        (200, "<title>404 Not Found</title>" + "x" * 5000, True),
+        (200, "<title>系统维护中</title>" + "x" * 5000, True),
+        (200, "<p>网站维护中，请稍后访问</p>", True),
+        (200, "<title>通知公告</title>" + "<p>关于系统维护期间业务办理的通知</p>" + "x" * 5000, False),  # in the body of a big page
+        (503, "<title>系统维护</title>", False),  # an error status is an error already
+        (200, "<p>正常的小页面</p>", False),
+    ],
+)
+def test_broken_reason(status: int, text: str, broken: bool) -> None:
+    assert (broken_reason(status, text) is not None) is broken
+
+
+def test_maintenance_page_raises_broken(site: FixtureServer) -> None:
+    site.routes["/m"] = Resp(200, "<html><head><title>系统维护</title></head><body>系统升级维护中</body></html>")
+    with pytest.raises(Broken, match="maintenance or error page"):
+        get(site.url("/m"))
+    assert len(site.hits("/m")) == 1  # not retried
 
 
 # ---------------------------------------------------------------- politeness

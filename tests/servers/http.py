@@ -38,7 +38,8 @@ class Request:
 class FixtureServer:
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
-        self.requests: list[Request] = []
+        self.requests: list[Request] = []  # every request except /robots.txt ...
+        self.robots_requests: list[Request] = []  # ... which lands here (clusterwatch asks it once per host)
         self._lock = threading.Lock()
         server = self
 
@@ -50,7 +51,8 @@ class FixtureServer:
                 req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
                               self.rfile.read(length) if length else b"")
                 with server._lock:
-                    server.requests.append(req)
+                    is_robots = req.path.split("?", 1)[0] == "/robots.txt"
+                    (server.robots_requests if is_robots else server.requests).append(req)
                     resp = server._response(req)
                 body = resp.raw()
                 self.send_response(resp.status)
