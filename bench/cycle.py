@@ -133,6 +133,8 @@ def _worker_floor(argv: list[str]) -> None:
     ap.add_argument("--no-host-lock", action="store_true")
     ap.add_argument("--keepalive", type=int, default=0, help="max keep-alive connections (0: = concurrency)")
     a = ap.parse_args(argv)
+    from urllib.parse import urljoin  # noqa: PLC0415
+
     import httpx  # noqa: PLC0415
     from selectolax.lexbor import LexborHTMLParser  # noqa: PLC0415
 
@@ -160,7 +162,7 @@ def _worker_floor(argv: list[str]) -> None:
                 continue
             href, title, date = a_.attributes.get("href"), a_.attributes.get("title"), d.text().strip()
             if href and title and date:
-                urls.add(httpx.URL(url).join(href).path)
+                urls.add(urljoin(url, href))
         known[url] = urls - known.get(url, set())  # the set diff a watcher needs (all new when cold)
         return len(urls)
 
@@ -505,15 +507,24 @@ def ensure_urlwatch() -> Path | None:
     return exe
 
 
-def write_urlwatch_files(env: Env, d: Path, port: int) -> None:
+def write_urlwatch_files(env: Env, d: Path, port: int, filtered: bool) -> None:
+    """urls.yaml (one job per list page) and a config with every reporter off.
+
+    ``filtered``: each job extracts its list the way a urlwatch user would -- ``css`` on the item
+    selector (``xpath`` on the datastore script for Hanweb pages) then ``html2text`` -- instead of
+    diffing the raw page.
+    """
     d.mkdir(parents=True, exist_ok=True)
-    jobs = [f'name: "{s.name}"\nurl: "http://{s.host}:{port}{s.path}"\n' for s in env.specs]
+    jobs = []
+    for s in env.specs:
+        job = f'name: "{s.name}"\nurl: "http://{s.host}:{port}{s.path}"\n'
+        if filtered:
+            sel = ("xpath: '//script[@type=\"text/xml\"]'" if s.family == "hanweb-jpage"
+                   else f"css: '{s.item_selector}'")
+            job += f"filter:\n  - {sel}\n  - html2text\n"
+        jobs.append(job)
     (d / "urls.yaml").write_text("---\n".join(jobs), encoding="utf-8")
-    (d / "urlwatch.yaml").write_text(
-        "display:\n  new: true\n  error: true\n  unchanged: false\n  empty-diff: true\n"
-        "report:\n  stdout:\n    enabled: false\n    color: false\n  html:\n    diff: unified\n"
-        "  text:\n    details: true\n    footer: true\n    line_length: 75\n    minimal: false\n    separate: false\n"
-        "job_defaults:\n  all: {}\n  url: {}\n  browser: {}\n  shell: {}\n", encoding="utf-8")
+    (d / "urlwatch.yaml").write_text("report:\n  stdout:\n    enabled: false\n    color: false\n", encoding="utf-8")
 
 
 # =============================================================================================== running
@@ -580,11 +591,12 @@ class Scenarios:
         self.jobs_probe = w / "floor-jobs-probe.json"
         write_floor_jobs(env, self.jobs, env.server.port)
         write_floor_jobs(env, self.jobs_probe, env.server.probe_port)
-        self.uw_dir = w / "urlwatch"
-        self.uw_probe_dir = w / "urlwatch-probe"
+        self.uw_dirs = {False: w / "urlwatch-raw", True: w / "urlwatch-css"}
         if env.urlwatch:
-            write_urlwatch_files(env, self.uw_dir, env.server.port)
+            for filtered, d in self.uw_dirs.items():
+                write_urlwatch_files(env, d, env.server.port, filtered)
         self.standin = [] if env.jpage_ok else ["--standin-jpage"]
+        self.uw_seed: dict[bool, Path] = {}
         self.n = 0
 
     def _tmp(self, stem: str) -> Path:
@@ -645,8 +657,8 @@ class Scenarios:
         return self.floor(etags_in=self.floor_etags)
 
     # -- urlwatch
-    def urlwatch(self, cache: Path, d: Path | None = None) -> Run:
-        d = d or self.uw_dir
+    def urlwatch(self, cache: Path, filtered: bool) -> Run:
+        d = self.uw_dirs[filtered]
         assert self.env.urlwatch
         home = cache.parent / "home"
         home.mkdir(exist_ok=True)
@@ -655,18 +667,18 @@ class Scenarios:
         return spawn(self.env, cmd, extra_env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
                                                "XDG_CACHE_HOME": str(home / ".cache")})
 
-    def seed_urlwatch(self) -> None:
+    def seed_urlwatch(self, filtered: bool) -> None:
         d = self._tmp("uw-seed")
-        self.urlwatch(d / "cache.db")
-        self.uw_seed = d / "cache.db"
+        self.urlwatch(d / "cache.db", filtered)
+        self.uw_seed[filtered] = d / "cache.db"
 
-    def uw_cold(self) -> Run:
-        return self.urlwatch(self._tmp("uw-cold") / "cache.db")
+    def uw_cold(self, filtered: bool) -> Run:
+        return self.urlwatch(self._tmp("uw-cold") / "cache.db", filtered)
 
-    def uw_unchanged(self) -> Run:
+    def uw_unchanged(self, filtered: bool) -> Run:
         d = self._tmp("uw-unchanged")
-        shutil.copy2(self.uw_seed, d / "cache.db")
-        return self.urlwatch(d / "cache.db")
+        shutil.copy2(self.uw_seed[filtered], d / "cache.db")
+        return self.urlwatch(d / "cache.db", filtered)
 
 
 def _check_cw(r: Run, what: str) -> None:
@@ -736,6 +748,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hosts", type=int, default=50, help="loopback addresses 127.0.0.2 .. (default 50)")
     ap.add_argument("--heuristic", action="store_true", help="static sources without selectors (dated-links heuristic)")
     ap.add_argument("--no-urlwatch", action="store_true")
+    ap.add_argument("--scenarios", help="comma list to run only some: cw, floor, urlwatch, urlwatch-css, "
+                                        "or full names such as cw-cold, urlwatch-css-unchanged")
     ap.add_argument("--no-probe", action="store_true", help="skip the politeness probe")
     ap.add_argument("--python-server", action="store_true", help="serve with the Python fallback, not nginx")
     ap.add_argument("--profile", metavar="DIR", help="also write cProfile stats of one cw cold and one cw unchanged run")
@@ -785,18 +799,29 @@ def main(argv: list[str] | None = None) -> int:
               f"{'heuristic' if a.heuristic else 'selectors'} for static sources; floor: same concurrency, "
               f"one request per host at a time", flush=True)
 
+        scen: list[tuple[str, object]] = [
+            ("cw cold", sc.cw_cold), ("cw unchanged", sc.cw_unchanged),
+            ("floor cold", sc.floor_cold), ("floor unchanged", sc.floor_unchanged)]
+        if uw:
+            scen += [("urlwatch cold", lambda: sc.uw_cold(False)), ("urlwatch unchanged", lambda: sc.uw_unchanged(False)),
+                     ("urlwatch-css cold", lambda: sc.uw_cold(True)),
+                     ("urlwatch-css unchanged", lambda: sc.uw_unchanged(True))]
+        if a.scenarios:
+            wanted = {x.strip() for x in a.scenarios.split(",")}
+            scen = [(name, fn) for name, fn in scen if name.replace(" ", "-") in wanted or name.split()[0] in wanted]
+        names = {name for name, _ in scen}
+
         # warm the page cache and the .pyc files, and seed the unchanged scenarios (untimed)
         t = time.perf_counter()
-        sc.seed_cw()
-        sc.seed_floor()
-        if uw:
-            sc.seed_urlwatch()
+        if names & {"cw cold", "cw unchanged"}:
+            sc.seed_cw()
+        if names & {"floor cold", "floor unchanged"}:
+            sc.seed_floor()
+        for filtered, prefix in ((False, "urlwatch "), (True, "urlwatch-css ")):
+            if any(n.startswith(prefix) for n in names):
+                sc.seed_urlwatch(filtered)
         print(f"seeded in {time.perf_counter() - t:.1f}s; measuring {a.runs} rounds ...", flush=True)
 
-        scen: list[tuple[str, object]] = [("cw cold", sc.cw_cold), ("cw unchanged", sc.cw_unchanged),
-                                          ("floor cold", sc.floor_cold), ("floor unchanged", sc.floor_unchanged)]
-        if uw:
-            scen += [("urlwatch cold", sc.uw_cold), ("urlwatch unchanged", sc.uw_unchanged)]
         results: dict[str, list[Run]] = {name: [] for name, _ in scen}
         t = time.perf_counter()
         for k in range(a.runs):

@@ -10,6 +10,7 @@ never appear in a message.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import re
 import tomllib
@@ -333,8 +334,12 @@ def _existing_file(n: _Node, key: str) -> Path | None:
 
 def _http_url(n: _Node, key: str) -> str:
     url = n.get(key, str, required=True).strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in url:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError as e:
+        raise n.err(key, f"not a valid URL ({e})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or "\\" in url or any(c.isspace() for c in url):
         raise n.err(key, "not an http(s) URL")
     return url
 
@@ -466,12 +471,15 @@ def validate_cron(expr: str) -> str | None:
 
 def _cron_part(part: str, fname: str, lo: int, hi: int) -> str | None:
     base, _, step = part.partition("/")
-    if step and not step.isdigit():
+    if step and (not step.isdigit() or int(step) == 0):
         return f"bad step {step!r}"
     if base == "*":
         return None
     names = _WEEKDAYS if fname == "day_of_week" else _MONTHS if fname == "month" else ()
-    for bound in base.split("-", 1):
+    bounds = base.split("-", 1)
+    if len(bounds) == 2 and _cron_value(bounds[0], names) > _cron_value(bounds[1], names):
+        return f"range {base!r} runs backwards"
+    for bound in bounds:
         if fname == "day_of_week":
             if bound not in names:
                 return "use weekday names (mon, tue, ... sun), not numbers"
@@ -480,6 +488,12 @@ def _cron_part(part: str, fname: str, lo: int, hi: int) -> str | None:
         elif not bound.isdigit() or not lo <= int(bound) <= hi:
             return f"{bound!r} is not in {lo}-{hi}"
     return None
+
+
+def _cron_value(bound: str, names: tuple[str, ...]) -> int:
+    if bound in names:
+        return names.index(bound)
+    return int(bound) if bound.isdigit() else -1
 
 
 def _filters(n: _Node | None, sources: tuple[Source, ...]) -> Filters:
@@ -500,14 +514,19 @@ def _filters(n: _Node | None, sources: tuple[Source, ...]) -> Filters:
     return out
 
 
-def _channel(n: _Node, environ: Mapping[str, str]) -> Channel:
+def _channel(n: _Node, environ: Mapping[str, str], ordinal: int) -> Channel:
     kind = n.choice("kind", CHANNEL_KINDS, None)
+    cid = n.get("id", str)
+    if cid is not None and not _NAME_RE.match(cid):
+        raise n.err("id", "must be 1-64 letters, digits, '-', '_' or '.'")
     builders: dict[str, Callable[[], Channel]] = {
         "email": lambda: _email_channel(n),
         "webhook": lambda: _webhook_channel(n, environ),
         "console": lambda: Channel(kind="console"),
     }
     out = builders[kind]()
+    if kind != "email":
+        out = dataclasses.replace(out, id=cid or (kind if ordinal == 1 else f"{kind}-{ordinal}"))
     n.done()
     return out
 
@@ -554,9 +573,19 @@ def _subscriber(n: _Node, environ: Mapping[str, str], sources: tuple[Source, ...
     name = n.get("name", str, required=True)
     if not _NAME_RE.match(name):
         raise n.err("name", "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit")
-    channels = tuple(_channel(c, environ) for c in n.tables("channels"))
+    nodes = n.tables("channels")
+    kinds: list[str] = []
+    channels = []
+    for c in nodes:
+        kind = c.data.get("kind")
+        kinds.append(kind if isinstance(kind, str) else "")
+        channels.append(_channel(c, environ, kinds.count(kinds[-1])))
     if not channels:
         raise n.err("channels", "at least one channel is required")
+    ids = [i for c in channels for i in c.ids()]
+    for i, cid in enumerate(ids):
+        if cid in ids[:i]:
+            raise n.err("channels", f"two channels share the id {cid!r}; give one an `id`")
     out = Subscriber(name=name, channels=channels, filters=_filters(n.table("filters"), sources),
                      operator=n.get("operator", bool, False))
     n.done()

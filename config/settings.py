@@ -59,17 +59,17 @@ class Channel:
     to: tuple[str, ...] = ()  # email recipients
     url: str | None = None  # webhook endpoint
     secrets: tuple[Secret, ...] = ()  # webhook signing secrets (whsec_...), newest first
+    id: str = ""  # stable name within the subscriber; defaults to the kind (webhook, webhook-2, ...)
 
     def ids(self) -> tuple[str, ...]:
-        """Stable channel ids: one per email recipient, one per webhook, one for console."""
-        from hashlib import sha256
+        """Channel ids that survive config edits: one per email recipient, else the channel's id.
 
+        A webhook's id does not depend on its URL, so fixing a URL keeps the
+        pending deliveries (and their idempotency keys) for that channel.
+        """
         if self.kind == "email":
             return tuple(f"email:{addr.lower()}" for addr in self.to)
-        if self.kind == "webhook":
-            assert self.url
-            return (f"webhook:{sha256(self.url.encode()).hexdigest()[:16]}",)
-        return (self.kind,)
+        return (self.id or self.kind,)
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,10 @@ class Politeness:
 
 @dataclass(frozen=True)
 class Delivery:
-    max_attempts: int = 8
-    backoff_base: float = 30.0  # seconds before the second attempt
+    # With these defaults a delivery keeps being retried for roughly 1.5-3 days
+    # (jitter) before it is declared dead: an outage delays alerts, it does not drop them.
+    max_attempts: int = 20
+    backoff_base: float = 60.0  # seconds before the second attempt; doubles each time
     backoff_max: float = 6 * 3600.0
     interval: int = 60  # seconds between relay runs in the daemon
     webhook_timeout: float = 20.0

@@ -55,10 +55,11 @@ def write(db: Database) -> Iterator[Database]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield db
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # including a failed COMMIT: never leave the connection mid-transaction
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def pragmas(db: Database) -> dict[str, object]:

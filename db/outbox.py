@@ -74,17 +74,17 @@ def schedule_retry(db: Database, row_id: int, *, error: str, next_attempt_at: st
         )
 
 
-def mark_dead(db: Database, row_id: int, *, error: str) -> None:
+def release(db: Database, ids: list[int], *, next_attempt_at: str | None = None) -> None:
+    """Give leased rows back untouched (no attempt counted), optionally due later."""
+    if not ids:
+        return
+    marks = ",".join("?" * len(ids))
     with write(db):
         db.execute(
-            "UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL, "
-            "last_error = ? WHERE id = ?",
-            [error, row_id],
+            f"UPDATE deliveries SET status = 'pending', lease_until = NULL, "
+            f"next_attempt_at = COALESCE(?, next_attempt_at) WHERE id IN ({marks}) AND status = 'sending'",
+            [next_attempt_at, *ids],
         )
-
-
-def status_counts(db: Database) -> dict[str, int]:
-    return dict(db.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall())
 
 
 def deliveries(db: Database) -> list[dict[str, Any]]:

@@ -116,6 +116,15 @@ def record_unchanged(db: Database, name: str, *, now: str, outcome: str,
         _insert_events(db, events, deliveries, now)
 
 
+def mark_dead_and_record(db: Database, row_id: int, *, error: str, now: str, events: Sequence[Event],
+                         deliveries: Sequence[PlannedDelivery]) -> None:
+    """A delivery gives up; the operator alert about it is enqueued in the same transaction."""
+    with write(db):
+        db.execute("UPDATE deliveries SET status = 'dead', attempts = attempts + 1, lease_until = NULL, "
+                   "last_error = ? WHERE id = ?", [error, row_id])
+        _insert_events(db, events, deliveries, now)
+
+
 def _insert_events(db: Database, events: Sequence[Event], deliveries: Sequence[PlannedDelivery],
                    now: str) -> tuple[int, int]:
     n_events = sum(_insert_event(db, e, now) for e in events)

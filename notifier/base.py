@@ -9,7 +9,7 @@ A notifier declares ``kind`` and implements ``send(target, message)``. It raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 
@@ -18,9 +18,13 @@ class NotifyError(Exception):
 
 
 class TransientError(NotifyError):
-    def __init__(self, message: str, retry_after: float | None = None):
+    """``target_down``: the server could not be reached at all, so other deliveries
+    to it are postponed rather than each waiting for its own timeout."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *, target_down: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.target_down = target_down
 
 
 class PermanentError(NotifyError):
@@ -45,7 +49,7 @@ class Target:
     kind: str
     address: str | None = None  # email recipient
     url: str | None = None  # webhook endpoint
-    secrets: tuple[str, ...] = ()  # whsec_ signing secrets, revealed only here
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # whsec_ signing secrets, revealed only here
 
 
 class Notifier:

@@ -77,7 +77,9 @@ class EmailNotifier(Notifier):
             # affects every message, not this one. Retry rather than kill every pending email.
             text = e.smtp_error.decode("utf-8", "replace") if isinstance(e.smtp_error, bytes) else str(e.smtp_error)
             raise TransientError(f"SMTP {s.host}:{s.port}: {type(e).__name__}: {e.smtp_code} {text}") from None
-        except (smtplib.SMTPException, OSError) as e:
+        except (smtplib.SMTPConnectError, OSError) as e:  # refused, unreachable, timed out: the server is down
+            raise TransientError(f"SMTP {s.host}:{s.port}: {type(e).__name__}: {e}", target_down=True) from None
+        except smtplib.SMTPException as e:
             raise TransientError(f"SMTP {s.host}:{s.port}: {type(e).__name__}: {e}") from None
         if refused:
             code, reply = refused[to]

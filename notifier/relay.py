@@ -15,18 +15,21 @@ from datetime import datetime
 from typing import Callable
 
 from config import Settings
-from db import Database, outbox
+from db import Database, outbox, store
 from db.outbox import OutboxRow
-from notifier.base import Message, Notifier, NotifyError, PermanentError, Target, TransientError
+from notifier.base import Message, Notifier, PermanentError, Target, TransientError
 from notifier.console import ConsoleNotifier
 from notifier.email import EmailNotifier
 from notifier.render import render
+from notifier.routing import plan
 from notifier.webhook import WebhookNotifier
+from scraper.models import Event
 from scraper.timeutil import backoff, iso, later, utcnow
 
 log = logging.getLogger("clusterwatch.notifier")
 LEASE_SECONDS = 3600  # longer than a relay run can take (CLAIM_LIMIT sends per target, each with its timeout)
 CLAIM_LIMIT = 50
+DELIVERY_DEAD = "delivery.dead"
 
 
 @dataclass
@@ -60,63 +63,112 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
 
 
 async def relay_once(settings: Settings, db: Database, *, notifiers: dict[str, Notifier] | None = None,
-                     now: datetime | None = None) -> RelayReport:
+                     now: datetime | None = None, stop: asyncio.Event | None = None) -> RelayReport:
     """Send every due delivery once. Returns what happened.
 
     ``now`` fixes the clock (tests, a fake clock): rows due at ``now`` are
-    claimed and retries are scheduled from it. Without it the wall clock is used.
+    claimed and retries are scheduled from it. ``stop`` (the daemon's shutdown
+    signal) ends the run between sends: rows not yet attempted are released
+    untouched, and a send already under way is finished and recorded.
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-    start = clock()
-    own = notifiers is None
-    notifiers = build_notifiers(settings) if notifiers is None else notifiers
-    report = RelayReport()
+    relay = _Relay(settings, db, build_notifiers(settings) if notifiers is None else notifiers, clock,
+                   stop or asyncio.Event())
     try:
+        start = clock()
         rows = outbox.claim_due(db, now=iso(start), lease_until=later(start, LEASE_SECONDS), limit=CLAIM_LIMIT)
-        groups: dict[str, list[OutboxRow]] = defaultdict(list)
+        groups: dict[object, list[OutboxRow]] = defaultdict(list)
         for row in rows:
-            groups[row.channel].append(row)
-        route = targets(settings)
-        await asyncio.gather(*(_send_group(settings, db, group, route, notifiers, report, clock)
-                               for group in groups.values()))
+            groups[relay.group_of(row)].append(row)
+        results = await asyncio.gather(*(relay.send_group(g) for g in groups.values()), return_exceptions=True)
+        for r in results:
+            if isinstance(r, BaseException):  # e.g. the database failed while marking a row
+                log.error("a delivery group failed: %s: %s", type(r).__name__, r)
     finally:
-        if own:
-            for n in notifiers.values():
+        if notifiers is None:  # only after every group has finished with the shared clients
+            for n in relay.notifiers.values():
                 await n.aclose()
-    return report
+    return relay.report
 
 
-async def _send_group(settings: Settings, db: Database, rows: list[OutboxRow],
-                      route: dict[tuple[str, str], Target], notifiers: dict[str, Notifier],
-                      report: RelayReport, clock: Callable[[], datetime]) -> None:
-    for row in rows:
-        await _send_one(settings, db, row, route, notifiers, report, clock)
+class _Relay:
+    def __init__(self, settings: Settings, db: Database, notifiers: dict[str, Notifier],
+                 clock: Callable[[], datetime], stop: asyncio.Event):
+        self.settings, self.db, self.notifiers, self.clock, self.stop = settings, db, notifiers, clock, stop
+        self.route = targets(settings)
+        self.report = RelayReport()
+
+    def group_of(self, row: OutboxRow) -> object:
+        """Rows to the same place go one after another; different places in parallel."""
+        t = self.route.get((row.subscriber, row.channel))
+        return (t.kind, t.address, t.url) if t else (row.subscriber, row.channel)
+
+    async def send_group(self, rows: list[OutboxRow]) -> None:
+        for i, row in enumerate(rows):
+            if self.stop.is_set():
+                outbox.release(self.db, [r.id for r in rows[i:]])
+                return
+            down = await asyncio.shield(self.send_one(row))  # a send under way is finished and recorded
+            if down is not None:  # the target is unreachable: do not hammer it, try the rest later
+                outbox.release(self.db, [r.id for r in rows[i + 1:]], next_attempt_at=down)
+                return
+
+    async def send_one(self, row: OutboxRow) -> str | None:
+        """Send one row and record the result. Returns the retry time when the target itself is down."""
+        target = self.route.get((row.subscriber, row.channel))
+        try:
+            if target is None:  # config edited: hold the delivery (it dies only after max_attempts)
+                raise TransientError(f"subscriber {row.subscriber!r} has no channel {row.channel!r} in the config")
+            notifier = self.notifiers.get(target.kind)
+            if notifier is None:
+                raise TransientError(f"no notifier for {target.kind!r} (is [smtp] configured?)")
+            await notifier.send(target, _render(row))
+        except PermanentError as e:
+            self._dead(row, str(e))
+        except TransientError as e:
+            when = self._retry(row, str(e), e.retry_after)
+            return when if e.target_down else None
+        except Exception as e:  # a notifier bug must neither crash the relay nor strand the row in 'sending'
+            log.exception("delivery %s to %s/%s raised unexpectedly", row.key, row.subscriber, row.channel)
+            self._retry(row, f"unexpected error: {type(e).__name__}: {e}", None)
+        else:
+            outbox.mark_sent(self.db, row.id, now=iso(self.clock()))
+            self.report.sent += 1
+            log.info("delivered %s to %s/%s", row.key, row.subscriber, row.channel)
+        return None
+
+    def _dead(self, row: OutboxRow, error: str) -> None:
+        """Give up on one delivery, and tell the operators (unless that was itself an operator alert)."""
+        now = iso(self.clock())
+        events = [] if row.event_type == DELIVERY_DEAD else [_dead_event(row, error)]
+        store.mark_dead_and_record(self.db, row.id, error=error, now=now, events=events,
+                                   deliveries=plan(events, self.settings.subscribers))
+        self.report.dead += 1
+        log.error("delivery %s to %s/%s is dead: %s", row.key, row.subscriber, row.channel, error)
+
+    def _retry(self, row: OutboxRow, error: str, retry_after: float | None) -> str | None:
+        d = self.settings.delivery
+        if row.attempts + 1 >= d.max_attempts:
+            self._dead(row, f"gave up after {row.attempts + 1} attempts: {error}")
+            return None
+        delay = backoff(row.attempts, base=d.backoff_base, cap=d.backoff_max)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, d.backoff_max))
+        when = later(self.clock(), delay)
+        outbox.schedule_retry(self.db, row.id, error=error, next_attempt_at=when)
+        self.report.retried += 1
+        log.warning("delivery %s to %s/%s failed (attempt %d), retrying in %.0fs: %s",
+                    row.key, row.subscriber, row.channel, row.attempts + 1, delay, error)
+        return when
 
 
-async def _send_one(settings: Settings, db: Database, row: OutboxRow, route: dict[tuple[str, str], Target],
-                    notifiers: dict[str, Notifier], report: RelayReport, clock: Callable[[], datetime]) -> None:
-    target = route.get((row.subscriber, row.channel))
-    try:
-        if target is None:
-            raise PermanentError(f"subscriber {row.subscriber!r} has no channel {row.channel!r} any more")
-        notifier = notifiers.get(target.kind)
-        if notifier is None:
-            raise PermanentError(f"no notifier for {target.kind!r} (is [smtp] configured?)")
-        message = _render(row)
-        await notifier.send(target, message)
-    except PermanentError as e:
-        _dead(db, row, str(e), report)
-    except TransientError as e:
-        _retry(settings, db, row, str(e), e.retry_after, report, clock)
-    except NotifyError as e:  # pragma: no cover - subclasses above cover every raise
-        _retry(settings, db, row, str(e), None, report, clock)
-    except Exception as e:  # a notifier bug must neither crash the relay nor strand the row in 'sending'
-        log.exception("delivery %s to %s/%s raised unexpectedly", row.key, row.subscriber, row.channel)
-        _retry(settings, db, row, f"unexpected error: {type(e).__name__}: {e}", None, report, clock)
-    else:
-        outbox.mark_sent(db, row.id, now=iso(clock()))
-        report.sent += 1
-        log.info("delivered %s to %s/%s", row.key, row.subscriber, row.channel)
+def _dead_event(row: OutboxRow, error: str) -> Event:
+    title = str(row.payload.get("title") or row.event_key)
+    return Event(key=f"{DELIVERY_DEAD}:{row.key}", type=DELIVERY_DEAD, source=row.payload.get("source"),
+                 announcement_key=None,
+                 payload={"title": f"an alert could not be delivered to {row.subscriber}: {title}",
+                          "subscriber": row.subscriber, "channel": row.channel, "delivery_key": row.key,
+                          "error": error[:500], "url": row.payload.get("url")})
 
 
 def _render(row: OutboxRow) -> Message:
@@ -128,24 +180,3 @@ def _render(row: OutboxRow) -> Message:
     if not message.text.strip() or not message.subject.strip():
         raise PermanentError("the rendered alert is empty; not sending it")
     return message
-
-
-def _dead(db: Database, row: OutboxRow, error: str, report: RelayReport) -> None:
-    outbox.mark_dead(db, row.id, error=error)
-    report.dead += 1
-    log.error("delivery %s to %s/%s is dead: %s", row.key, row.subscriber, row.channel, error)
-
-
-def _retry(settings: Settings, db: Database, row: OutboxRow, error: str, retry_after: float | None,
-           report: RelayReport, clock: Callable[[], datetime]) -> None:
-    d = settings.delivery
-    if row.attempts + 1 >= d.max_attempts:
-        _dead(db, row, f"gave up after {row.attempts + 1} attempts: {error}", report)
-        return
-    delay = backoff(row.attempts, base=d.backoff_base, cap=d.backoff_max)
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, d.backoff_max))
-    outbox.schedule_retry(db, row.id, error=error, next_attempt_at=later(clock(), delay))
-    report.retried += 1
-    log.warning("delivery %s to %s/%s failed (attempt %d), retrying in %.0fs: %s",
-                row.key, row.subscriber, row.channel, row.attempts + 1, delay, error)

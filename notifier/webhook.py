@@ -65,6 +65,8 @@ class WebhookNotifier(Notifier):
         }
         try:
             resp = await self._client.post(target.url, content=message.json_body, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            raise TransientError(f"webhook: {type(e).__name__}: {e}", target_down=True) from None
         except httpx.HTTPError as e:
             raise TransientError(f"webhook: {type(e).__name__}: {e}") from None
         except (httpx.InvalidURL, ValueError) as e:  # e.g. a host that is not valid IDNA: no retry can help

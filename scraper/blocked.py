@@ -17,7 +17,11 @@ _NOT_CONTENT = re.compile(
 )
 _CHALLENGE_COOKIES = ("__jsluid_", "__jsl_clearance", "acw_sc__")
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_SCRIPTS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]+>")
+SHORT_TEXT = 200  # characters of visible text: a block page says one thing
 SMALL_PAGE = 3000  # characters; a soft-block page is tiny, a real list page is not
+SHORT_TITLE = 20  # characters; "访问频繁" or "系统维护中", not a sentence-long notice title
 
 
 def block_reason(status: int, headers: Mapping[str, str], text: str) -> str | None:
@@ -45,8 +49,16 @@ def broken_reason(status: int, text: str) -> str | None:
 
 
 def _suspect_text(text: str) -> str:
-    """The part that would say "blocked" or "maintenance": the <title>, or all of a tiny page."""
+    """The part that would say "blocked" or "maintenance": the page's <title>, plus the
+    visible text of a page that has almost none. Never a feed or JSON body, which are data."""
+    head = text[:4000].lstrip()
+    if head.startswith(("{", "[", "<?xml", "<rss", "<feed")):
+        return ""
+    title = _TITLE_RE.search(head)
+    # A real notice may be titled "关于系统维护期间…的通知"; a block page's title is the message itself.
+    found = title.group(1).strip() if title and len(title.group(1).strip()) <= SHORT_TITLE else ""
     if len(text) < SMALL_PAGE:
-        return text
-    title = _TITLE_RE.search(text[:4000])
-    return title.group(1) if title else ""
+        visible = _TAGS.sub(" ", _SCRIPTS.sub(" ", text))
+        if len(" ".join(visible.split())) <= SHORT_TEXT:
+            found += " " + visible
+    return found

@@ -1,6 +1,6 @@
 """Bytes -> str for web pages, decided per response.
 
-Order: the Content-Type header's charset, a BOM, the ``<meta>`` / XML
+Order: a BOM, the Content-Type header's charset, the ``<meta>`` / XML
 declaration in the first few KB, strict UTF-8, then gb18030. Every GB label
 decodes as gb18030: pages labelled gb2312 routinely contain GBK-only
 characters such as 镕, which Python's strict gb2312 codec rejects.
@@ -62,10 +62,21 @@ def sniff(body: bytes) -> str | None:
     return None
 
 
+_WEAK_HEADER = frozenset({"ascii", "latin-1", "iso8859-1", "cp1252"})  # servers' defaults, not statements
+
+
 def decode(body: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """Decode ``body``; return ``(text, codec used)``. Never raises."""
-    candidates = [codec_for(header_charset(content_type)), codec_for(sniff(body)), "utf-8", "gb18030"]
-    for codec in candidates:
+    """Decode ``body``; return ``(text, codec used)``. Never raises.
+
+    A BOM wins (it cannot be accidental). A header naming a Western default
+    (latin-1, ascii) is only a server default: the page's own declaration beats it.
+    """
+    header = codec_for(header_charset(content_type))
+    declared = codec_for(sniff(body))
+    bom = declared if body[:3] == codecs.BOM_UTF8 or body[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else None
+    if header in _WEAK_HEADER and declared:
+        header = None
+    for codec in (bom, header, declared, "utf-8", "gb18030"):
         if codec is None:
             continue
         try:

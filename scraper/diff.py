@@ -18,8 +18,13 @@ NEW_ANNOUNCEMENT = "announcement.new"
 
 
 def item_key(source: str, url: str) -> str:
-    """Stable announcement key: ``sha256(source + canonical URL)``, 24 hex digits."""
-    return hashlib.sha256(f"{source}\n{canonical_url(url)}".encode()).hexdigest()[:24]
+    """Stable announcement key: ``sha256(source + canonical URL without its scheme)``, 24 hex digits.
+
+    The scheme is left out so a site moving from http to https (common for
+    government sites) does not make every item look new.
+    """
+    bare = canonical_url(url).split("://", 1)[-1]
+    return hashlib.sha256(f"{source}\n{bare}".encode()).hexdigest()[:24]
 
 
 def keyed(source: str, items: Iterable[ListItem]) -> dict[str, ListItem]:

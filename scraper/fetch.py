@@ -133,11 +133,11 @@ class Fetcher:
                 await asyncio.sleep(delay)
 
     async def _follow(self, url: str, headers: dict[str, str], cap: int, budget: "_Budget",
-                      *, max_redirects: int | None = None) -> Fetched:
+                      *, max_redirects: int | None = None, pace: bool = True) -> Fetched:
         current, hops = url, self.p.max_redirects if max_redirects is None else max_redirects
         for _hop in range(hops + 1):
             _check_url(url, current)
-            status, resp_headers, body = await self._polite_request(current, headers, cap, budget)
+            status, resp_headers, body = await self._polite_request(current, headers, cap, budget, pace=pace)
             if status in _REDIRECTS and "location" in resp_headers:
                 nxt = urljoin(current, resp_headers["location"])
                 if urlsplit(nxt).scheme not in ("http", "https"):
@@ -165,8 +165,10 @@ class Fetcher:
             raise FetchError(f"{url}: HTTP {status}", status=status, retry_after=retry_after(headers))
         return Fetched(url, final, status, headers, body, elapsed, text=text, encoding=codec)
 
-    async def _polite_request(self, url: str, headers: dict[str, str], cap: int, budget: "_Budget"
-                              ) -> tuple[int, Mapping[str, str], bytes]:
+    async def _polite_request(self, url: str, headers: dict[str, str], cap: int, budget: "_Budget",
+                              pace: bool = True) -> tuple[int, Mapping[str, str], bytes]:
+        """One request at a time per host, ``delay`` (or Crawl-delay) apart. robots.txt itself
+        (``pace=False``) still waits its turn but does not delay the page request after it."""
         host = urlsplit(url).netloc.lower()
         lock = self._hosts.setdefault(host, asyncio.Lock())
         async with lock:
@@ -183,7 +185,8 @@ class Fetcher:
                     raise FetchError(f"{url}: no complete answer within the {self.p.deadline:g}s deadline") from None
                 finally:
                     budget.spend(time.monotonic() - t0)
-                    self._last[host] = time.monotonic()
+                    if pace:
+                        self._last[host] = time.monotonic()
 
     async def _request(self, url: str, headers: dict[str, str], cap: int) -> tuple[int, Mapping[str, str], bytes]:
         client = self._ca_clients.get(urlsplit(url).hostname or "", self._client)
@@ -255,7 +258,7 @@ class RobotsCache:
         url = f"{origin}/robots.txt"
         try:
             fetched = await self.fetcher._follow(url, {}, ROBOTS_MAX_BYTES, _Budget(self.fetcher.p.deadline),
-                                                 max_redirects=5)
+                                                 max_redirects=5, pace=False)
         except TooLarge:
             return Robots.unreachable(f"{url} is larger than {ROBOTS_MAX_BYTES} bytes")
         except (Blocked, Broken) as e:

@@ -44,7 +44,10 @@ def is_due(source: Source, last_checked_at: str | None, now: datetime, tz: str) 
         return True
     last = parse_iso(last_checked_at)
     if source.interval:
-        return now >= last + timedelta(seconds=source.interval)
+        # last_checked_at is when the check STARTED; allow a little slack so a cron
+        # tick of the same period is never skipped because of clock jitter.
+        slack = min(60.0, source.interval * 0.05)
+        return now >= last + timedelta(seconds=source.interval - slack)
     nxt = trigger_for(source, tz).get_next_fire_time(None, last.astimezone(ZoneInfo(tz)))
     return nxt is not None and nxt <= now
 
@@ -71,7 +74,7 @@ class Daemon:
 
     async def relay(self) -> None:
         async def _relay() -> None:
-            report = await relay_once(self.ctx.settings, self.ctx.db)
+            report = await relay_once(self.ctx.settings, self.ctx.db, stop=self.stop)
             if report.sent or report.retried or report.dead:
                 log.info("deliveries: %s", report)
         await self._tracked(_relay())

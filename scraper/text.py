@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 _WS = re.compile(r"\s+")
@@ -60,7 +59,3 @@ def best_title(visible: str, attr: str | None) -> str:
     if stem != visible or (len(attr) > len(visible) and attr.startswith(stem)):
         return attr
     return visible
-
-
-def nfkc(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import re
 import socket
 import threading
@@ -559,29 +560,32 @@ def test_poison_payload_is_dead_and_others_still_go_out(world: Callable[..., Wor
     assert all(r.verified for r in hook.received)
 
 
-def test_channel_removed_from_config_is_dead_others_sent(world: Callable[..., World], hooks: HookPool,
-                                                        smtp: SmtpServer,
-                                                        load_config: Callable[[str], config.Settings]) -> None:
+def test_channel_removed_from_config_is_held_not_dead_and_others_are_sent(
+        world: Callable[..., World], hooks: HookPool, smtp: SmtpServer,
+        load_config: Callable[[str], config.Settings]) -> None:
+    """An edited config must not silently kill pending alerts: the row waits (and dies only after
+    max_attempts), so restoring the channel delivers it with the same key."""
     hook = hooks.take()
     w = world(email_sub("mail", "m@example.org"), webhook_sub("hook", hook.url), smtp_port=smtp.port)
     w.announce()
-    # the operator removes the email subscriber before the relay runs
     later_settings = load_config(config_text(webhook_sub("hook", hook.url), smtp_port=smtp.port))
     report = w.relay(settings=later_settings)
-    assert (report.sent, report.dead) == (1, 1)
+    assert (report.sent, report.retried, report.dead) == (1, 1, 0)
     mail = w.row("mail")
-    assert mail["status"] == "dead"
-    assert mail["last_error"] == "subscriber 'mail' has no channel 'email:m@example.org' any more"
+    assert mail["status"] == "pending"
+    assert mail["last_error"] == "subscriber 'mail' has no channel 'email:m@example.org' in the config"
     assert w.row("hook")["status"] == "sent"
-    assert smtp.messages == []
-    assert len(hook.received) == 1
+    # the channel comes back: the held alert goes out, once
+    report = w.relay(now=datetime.now(timezone.utc) + timedelta(days=1))
+    assert report.sent == 1 and w.row("mail")["status"] == "sent"
+    assert len(smtp.messages) == 1 and len(hook.received) == 1
 
 
-def test_email_without_smtp_settings_is_dead(world: Callable[..., World], smtp: SmtpServer) -> None:
+def test_email_without_smtp_settings_is_held(world: Callable[..., World], smtp: SmtpServer) -> None:
     w = world(email_sub("mail", "m@example.org"), smtp_port=smtp.port)
     w.announce()
     report = w.relay(settings=dataclasses.replace(w.settings, smtp=None))
-    assert report.dead == 1
+    assert report.retried == 1 and w.row("mail")["status"] == "pending"
     assert "no notifier for 'email'" in w.row("mail")["last_error"]
 
 
@@ -731,3 +735,72 @@ def test_event_of_a_custom_shape_round_trips(world: Callable[..., World], hooks:
     assert body["data"]["url"] is None
 
 
+
+
+# --- operations: dead letters reach operators, a down target is not hammered, shutdown, defaults ----------------
+
+OPS = """
+[[subscribers]]
+name = "ops"
+operator = true
+[[subscribers.channels]]
+kind = "webhook"
+id = "ops-hook"
+url = "{url}"
+secret_env = "TEST_WEBHOOK_SECRET"
+"""
+
+
+def test_a_dead_delivery_is_reported_to_operators_once(world: Callable[..., World], hooks: HookPool) -> None:
+    bad, ops = hooks.take(statuses=[400]), hooks.take()
+    w = world(webhook_sub("desk", bad.url), OPS.format(url=ops.url))
+    w.announce()
+    report = w.relay()  # desk's endpoint answers 400: dead; ops gets the announcement too (no filters)
+    assert report.dead == 1
+    report = w.relay()  # the delivery.dead alert goes to ops
+    assert report.sent == 1
+    bodies = [json.loads(r.body) for r in ops.received]
+    assert [b["type"] for b in bodies] == ["announcement.new", "delivery.dead"]
+    dead = bodies[1]["data"]
+    assert dead["subscriber"] == "desk" and "400" in dead["error"]
+    assert w.relay().sent == 0  # reported once
+
+
+def test_an_unreachable_target_is_not_hammered(world: Callable[..., World], hooks: HookPool) -> None:
+    port = free_port()  # nothing listens here
+    w = world(webhook_sub("desk", f"http://127.0.0.1:{port}/hook"))
+    for _ in range(4):
+        w.announce()
+    report = w.relay()
+    assert (report.sent, report.retried) == (0, 1)  # one attempt; the other three are postponed untouched
+    rows = w.rows()
+    assert [r["attempts"] for r in rows] == [1, 0, 0, 0]
+    assert all(r["status"] == "pending" for r in rows)
+    assert len({r["next_attempt_at"] for r in rows}) == 1
+
+
+def test_stop_releases_rows_not_yet_attempted(world: Callable[..., World], hooks: HookPool) -> None:
+    hook = hooks.take()
+    w = world(webhook_sub("desk", hook.url))
+    for _ in range(3):
+        w.announce()
+    stop = asyncio.Event()
+    stop.set()
+    report = w.relay(stop=stop)
+    assert (report.sent, report.retried, report.dead) == (0, 0, 0)
+    assert [(r["status"], r["attempts"]) for r in w.rows()] == [("pending", 0)] * 3
+    assert w.relay().sent == 3 and len(hook.received) == 3
+
+
+def test_default_schedule_keeps_retrying_for_more_than_a_day() -> None:
+    """With the shipped defaults, a delivery to a down endpoint is not dead before ~1.5 days."""
+    import random
+
+    from scraper.timeutil import backoff
+
+    d = config.Delivery()
+    for seed in range(50):
+        random.seed(seed)
+        waited = sum(backoff(a, base=d.backoff_base, cap=d.backoff_max) for a in range(d.max_attempts - 1))
+        assert waited >= 1.5 * 86400, waited
+        assert waited <= 4 * 86400, waited

@@ -77,13 +77,13 @@ def test_delivery_key_differs_per_subscriber_channel_event(other: tuple[str, str
 def test_plan_one_delivery_per_recipient_and_webhook() -> None:
     sub = _sub("alice", Filters(),
                Channel(kind="email", to=("A@Example.org", "b@example.org")),
-               Channel(kind="webhook", url="http://127.0.0.1:9/hook"),
-               Channel(kind="console"))
+               Channel(kind="webhook", url="http://127.0.0.1:9/hook", id="webhook"),
+               Channel(kind="console", id="console"))
     ev = _event()
     planned = plan([ev], [sub])
     channels = [p.channel for p in planned]
     assert channels[:2] == ["email:a@example.org", "email:b@example.org"]  # lower-cased, one per recipient
-    assert re.fullmatch(r"webhook:[0-9a-f]{16}", channels[2])
+    assert channels[2] == "webhook"
     assert channels[3] == "console"
     assert len(planned) == 4
     for p in planned:
@@ -94,13 +94,15 @@ def test_plan_one_delivery_per_recipient_and_webhook() -> None:
     assert len({p.key for p in planned}) == 4
 
 
-def test_plan_is_deterministic_and_webhook_channel_id_tracks_the_url() -> None:
+def test_plan_is_deterministic_and_a_webhook_keeps_its_id_when_its_url_changes() -> None:
+    """Fixing a webhook URL (what a 3xx tells the owner to do) must not orphan pending deliveries."""
     ev = _event()
-    a = plan([ev], [_sub("alice", Filters(), Channel(kind="webhook", url="http://127.0.0.1:9/a"))])
-    b = plan([ev], [_sub("alice", Filters(), Channel(kind="webhook", url="http://127.0.0.1:9/a"))])
-    c = plan([ev], [_sub("alice", Filters(), Channel(kind="webhook", url="http://127.0.0.1:9/b"))])
-    assert a == b
-    assert a[0].channel != c[0].channel and a[0].key != c[0].key
+    a = plan([ev], [_sub("alice", Filters(), Channel(kind="webhook", url="http://127.0.0.1:9/a", id="webhook"))])
+    b = plan([ev], [_sub("alice", Filters(), Channel(kind="webhook", url="http://127.0.0.1:9/a", id="webhook"))])
+    c = plan([ev], [_sub("alice", Filters(), Channel(kind="webhook", url="http://127.0.0.1:9/b", id="webhook"))])
+    d = plan([ev], [_sub("alice", Filters(), Channel(kind="webhook", url="http://127.0.0.1:9/a", id="other"))])
+    assert a == b == c
+    assert a[0].key != d[0].key
 
 
 def test_plan_multiple_events_and_subscribers() -> None:

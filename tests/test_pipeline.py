@@ -313,3 +313,11 @@ kind = "console"
     once(settings, db)
     subs = sorted(r["subscriber"] for r in outbox.deliveries(db))
     assert subs == ["deep", "desk"]
+
+
+def test_a_move_from_http_to_https_is_not_news() -> None:
+    from scraper.diff import item_key
+
+    assert item_key("s", "http://jxj.jiaxing.gov.cn/art/2026/1/2/art_1_2.html") == \
+        item_key("s", "https://jxj.jiaxing.gov.cn:443/art/2026/1/2/art_1_2.html#top")
+    assert item_key("s", "http://a.gov.cn/1.html") != item_key("t", "http://a.gov.cn/1.html")

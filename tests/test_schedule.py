@@ -86,3 +86,44 @@ kind = "console"
     assert "stopped" in err
     assert "Traceback" not in err
     assert len(site.hits(LIST)) == 1  # interval 1h: exactly one check
+
+
+def test_sigterm_during_a_check_lets_it_finish(tmp_path: Path, site: FixtureServer) -> None:
+    """SIGTERM while the list page is still downloading: the check completes and is stored, then exit 0."""
+    from tests.servers.http import Request, Resp
+    from tests.test_pipeline import list_page
+
+    started = []
+
+    def slow(req: Request) -> Resp:
+        started.append(time.monotonic())
+        time.sleep(1.5)
+        return Resp(200, list_page(ITEMS))
+
+    site.routes[LIST] = slow
+    cfg = tmp_path / "cw.toml"
+    cfg.write_text(f'''database = "cw.db"
+[politeness]
+delay = 0
+[[sources]]
+name = "jxj"
+url = "{site.url(LIST)}"
+[sources.selectors]
+item = "ul.news-list > li"
+''', encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "scraper", "daemon", "--config", str(cfg)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not started:
+            time.sleep(0.02)
+        assert started, "the daemon never started the check"
+        proc.send_signal(signal.SIGTERM)  # mid-download
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    db = open_db(tmp_path / "cw.db")
+    assert db.execute("select last_outcome from sources where name = 'jxj'").fetchone()[0] == "baseline"
+    assert db.execute("select count(*) from announcements").fetchone()[0] == 3

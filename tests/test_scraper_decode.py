@@ -220,3 +220,19 @@ def test_never_raises_whatever_the_labels(body: bytes, header_label: str, meta_l
     text, codec = decode(raw, f"text/html; charset={header_label}")
     assert isinstance(text, str) and codec
     assert codecs.lookup(codec).name == codec  # a real codec name, usable by the caller
+
+
+def test_a_bom_beats_the_header() -> None:
+    body = "\ufeff<p>关于公布名单的通知</p>".encode("utf-8")
+    assert decode(body, "text/html; charset=gbk") == ("<p>关于公布名单的通知</p>", "utf-8")
+
+
+def test_a_latin1_header_is_a_server_default_the_page_overrides() -> None:
+    body = '<meta charset="gb2312"><p>朱镕基</p>'.encode("gb18030")
+    text, codec = decode(body, "text/html; charset=ISO-8859-1")
+    assert "朱镕基" in text and codec == "gb18030"
+
+
+def test_a_cjk_header_still_beats_the_meta_tag() -> None:
+    body = '<meta charset="iso-8859-1"><p>朱镕基</p>'.encode("gb18030")
+    assert "朱镕基" in decode(body, "text/html; charset=gbk")[0]

@@ -544,3 +544,23 @@ def test_different_hosts_are_fetched_concurrently(site: FixtureServer) -> None:
         assert [r.final_url for r in results] == [site.url("/p"), other.url("/p")]
     finally:
         other.close()
+
+
+def test_a_notice_titled_like_a_maintenance_page_is_content(site: FixtureServer) -> None:
+    title = "关于2026年11月30日政务服务系统维护期间业务办理安排的通知"
+    html = f"<html><head><title>{title}</title></head><body>" + "<p>正文内容。</p>" * 400 + "</body></html>"
+    site.routes["/d"] = Resp(200, html)
+    assert title in get(site.url("/d")).text
+
+
+@pytest.mark.parametrize("body, content_type", [
+    ('{"data":{"searchResult":{"dataResults":[{"title":"关于短信验证码服务系统维护的通知"}]}}}', "application/json"),
+    ('<?xml version="1.0"?><rss><channel><item><title>安全验证平台上线</title></item></channel></rss>',
+     "application/rss+xml"),
+    ("<html><head><title>通知公告</title></head><body><ul>"
+     + "".join(f"<li><a href='/{i}.html'>关于第{i}批验证码平台的通知</a></li>" for i in range(6)) + "</ul></body></html>",
+     "text/html; charset=utf-8"),
+])
+def test_small_data_pages_mentioning_block_words_are_content(site: FixtureServer, body: str, content_type: str) -> None:
+    site.routes["/small"] = Resp(200, body, content_type=content_type)
+    assert get(site.url("/small")).text == body

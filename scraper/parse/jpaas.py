@@ -86,8 +86,8 @@ def _shell(html: str, url: str, source: Source) -> ListPage:
     tree = parse_html(html)
     pager = _pager(tree, html)
     script = _unit_script(tree, pager)
-    if script is None:
-        items = _items(html, url, source.selectors)
+    if script is None:  # no unit at all: a plain list page, read as the static adapter would
+        items = static.parse(html, url, source.selectors).items
         if not items:
             raise ParseError(f"{url}: no JPaaS unit (script src=…AuthorizedRead/unitbuild.js) and no list on the page")
         return ListPage(items, KIND, None, pager.count)
@@ -112,12 +112,12 @@ def _reply(raw: str, url: str, source: Source) -> ListPage:
     if not isinstance(data, dict):
         raise ParseError(f"{url}: build/unit reply is not a JSON object")
     if data.get("success") in (False, "false"):
-        raise ParseError(f"{url}: the build/unit API refused the request (success:false); a Chinese value "
-                         "such as tagId percent-encoded as GBK instead of UTF-8 causes this")
+        raise ParseError(f"{url}: the build/unit API refused the request (success:false); a known cause is a "
+                         "Chinese value such as tagId percent-encoded as GBK instead of UTF-8")
     html = data["data"].get("html") if isinstance(data.get("data"), dict) else None
     if not isinstance(html, str):
         raise ParseError(f"{url}: build/unit reply has no data.html")
-    items = _items(html, url, source.selectors)
+    items = _items(html, source.url, source.selectors)  # the fragment belongs in the column page
     page, size = _asked(url, source)
     pager = _pager(parse_html(html), html)
     if pager.count is not None:

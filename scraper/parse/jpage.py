@@ -124,7 +124,8 @@ def _reply(xml: str, url: str, source: Source, per_page: int) -> ListPage:
     else:
         more = count >= per_page
     nxt = _request(url, page + 1, per_page, source) if count and more else None
-    return ListPage(_items(store.records, url, source), KIND, nxt, store.totalrecord)
+    # the page's script inserts these records into the column page: resolve links against it
+    return ListPage(_items(store.records, source.url, source), KIND, nxt, store.totalrecord)
 
 
 def _read_store(text: str, url: str) -> _Store:
@@ -134,25 +135,28 @@ def _read_store(text: str, url: str) -> _Store:
     except DefusedXmlException as e:
         raise ParseError(f"{url}: datastore refused: it declares a DTD or entities ({type(e).__name__})") from None
     except ET.ParseError as e:
-        return _regex_store(raw, url, e)
+        return _regex_store(raw, url, f"is not well-formed XML ({e})")
     if root.tag.lower() != "datastore":
         raise ParseError(f"{url}: expected a Hanweb <datastore>, got <{root.tag}>")
+    records = tuple(_record_html(r) for r in root.iter("record"))
+    if any("<record>" in r for r in records):  # an unclosed CDATA swallowed the records after it
+        return _regex_store(raw, url, "has a CDATA section that swallowed the next record")
     nextgroup = root.find("nextgroup")
     return _Store(
-        records=tuple(_record_html(r) for r in root.iter("record")),
+        records=records,
         nextgroup=_href(nextgroup.text if nextgroup is not None else None),
         totalrecord=_int(root.findtext("totalrecord")),
         totalpage=_int(root.findtext("totalpage")),
     )
 
 
-def _regex_store(raw: str, url: str, error: ET.ParseError) -> _Store:
+def _regex_store(raw: str, url: str, problem: str) -> _Store:
     """A datastore that is not well-formed XML: read its CDATA records by regex."""
     if _DTD_RE.search(raw):
         raise ParseError(f"{url}: datastore refused: it declares a DTD or entities")
     records = tuple(m.group(1) for m in _RECORD_RE.finditer(raw))
     if not records and "<recordset" not in raw:
-        raise ParseError(f"{url}: datastore is not well-formed XML ({error}) and holds no records")
+        raise ParseError(f"{url}: datastore {problem}, and no records could be read from it")
     nextgroup = _NEXTGROUP_RE.search(raw)
     return _Store(records, _href(nextgroup.group(1) if nextgroup else None),
                   _int(_tag_text(raw, "totalrecord")), _int(_tag_text(raw, "totalpage")))
