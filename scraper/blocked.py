@@ -19,7 +19,7 @@ _CHALLENGE_COOKIES = ("__jsluid_", "__jsl_clearance", "acw_sc__")
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _SCRIPTS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
-SHORT_TEXT = 200  # characters of visible text: a block page says one thing
+SHORT_TEXT = 200  # characters of visible text: a block page says one thing, with hardly a link
 SMALL_PAGE = 3000  # characters; a soft-block page is tiny, a real list page is not
 SHORT_TITLE = 20  # characters; "访问频繁" or "系统维护中", not a sentence-long notice title
 
@@ -59,6 +59,6 @@ def _suspect_text(text: str) -> str:
     found = title.group(1).strip() if title and len(title.group(1).strip()) <= SHORT_TITLE else ""
     if len(text) < SMALL_PAGE:
         visible = _TAGS.sub(" ", _SCRIPTS.sub(" ", text))
-        if len(" ".join(visible.split())) <= SHORT_TEXT:
+        if len(" ".join(visible.split())) <= SHORT_TEXT and text.lower().count("<a ") <= 2:
             found += " " + visible
     return found
