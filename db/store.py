@@ -188,6 +188,12 @@ def commit_check(
     return CheckWrite(new, n_events, n_deliveries)
 
 
+def record_history(db: Database, announcements: Sequence[Announcement], *, now: str) -> int:
+    """Backfilled announcements: stored as history (baseline = 1), no events, no source state."""
+    with write(db):
+        return sum(_insert_announcement(db, a, now, True) for a in announcements)
+
+
 def _insert_announcement(db: Database, a: Announcement, now: str, baseline: bool) -> int:
     cur = db.execute(
         "INSERT OR IGNORE INTO announcements (key, source, url, title, pub_date, issuer, first_seen, "
@@ -215,6 +221,15 @@ def _insert_delivery(db: Database, d: PlannedDelivery, now: str) -> int:
         [d.key, d.event_key, d.subscriber, d.channel, now, now],
     )
     return cur.rowcount
+
+
+def overview(db: Database) -> dict[str, dict[str, object]]:
+    """Per source: its stored state plus how many announcements are known (for ``status``)."""
+    cur = db.execute(
+        "SELECT s.*, (SELECT count(*) FROM announcements a WHERE a.source = s.name) AS items_known FROM sources s"
+    )
+    cols = [c[0] for c in cur.description]
+    return {row[0]: dict(zip(cols, row)) for row in cur.fetchall()}
 
 
 def counts(db: Database) -> dict[str, int]:

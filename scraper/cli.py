@@ -134,6 +134,65 @@ def _check_target(source_or_url: str, config_path: str) -> tuple[Settings, Sourc
     return settings, source
 
 
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(config_path: str, as_json: bool) -> None:
+    """Show each source's health: adapter, last success, last outcome, failures, items, next run."""
+    from scraper.status import source_status
+
+    settings = _load(config_path)
+    rows = source_status(settings)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    header = ("source", "adapter", "last success", "last outcome", "fails", "items", "next run")
+    table = [header] + [(r["source"], r["adapter"], r["last_success"] or "never", r["last_outcome"] or "-",
+                         str(r["consecutive_failures"]), str(r["items_known"]), r["next_run"] or "disabled")
+                        for r in rows]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip())
+    for r in rows:
+        if r["last_error"]:
+            click.echo(f"{r['source']}: {r['last_error']}")
+
+
+def _width(text: str) -> int:
+    """Terminal columns: CJK characters are two wide."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+@main.command()
+@click.argument("source_name")
+@config_option
+@click.option("--pages", type=click.IntRange(1, 500), required=True, help="How many list pages to walk.")
+@click.option("--details", is_flag=True, help="Also read each new announcement's detail page (slow, polite).")
+def backfill(source_name: str, config_path: str, pages: int, details: bool) -> None:
+    """Walk deeper into a source's list once, silently: adds history, sends no alerts."""
+    from db import open_db
+    from scraper.fetch import Fetcher
+    from scraper.pipeline import Context, backfill as run_backfill, sync_sources
+
+    settings = _load(config_path)
+    source = settings.source(source_name)
+    if source is None:
+        raise click.ClickException(f"no source named {source_name!r} in {config_path}")
+    db = open_db(settings.database)
+    sync_sources(db, settings.sources)
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with Fetcher.for_settings(settings) as fetcher:
+            return await run_backfill(Context(settings, db, fetcher), source, pages=pages, details=details)
+
+    result = asyncio.run(go())
+    click.echo(str(result))
+    if not result.ok:
+        raise SystemExit(1)
+
+
 @main.group("config")
 def config_group() -> None:
     """Work with the config file."""

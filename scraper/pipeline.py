@@ -19,6 +19,7 @@ Operators hear once when a source keeps failing and once when it recovers.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -41,7 +42,7 @@ from scraper.timeutil import iso, parse_iso, utcnow
 
 log = logging.getLogger("clusterwatch.pipeline")
 
-SUCCESS_OUTCOMES = ("baseline", "new", "unchanged", "not-modified", "held")
+SUCCESS_OUTCOMES = ("baseline", "new", "unchanged", "not-modified", "held", "backfilled")
 FAILURE_OUTCOMES = ("blocked", "broken", "error")
 
 
@@ -56,6 +57,7 @@ class CheckResult:
     deliveries: int = 0
     error: str | None = None
     adapter: str | None = None
+    pages: int = 0  # list pages read (backfill)
 
     @property
     def ok(self) -> bool:
@@ -64,6 +66,8 @@ class CheckResult:
     def __str__(self) -> str:
         if self.outcome == "skipped" or not self.ok:
             return f"{self.source}: {self.outcome}: {self.error}"
+        if self.outcome == "backfilled":
+            return f"{self.source}: backfilled ({self.pages} pages, {self.items} items, {self.new} added to history)"
         return f"{self.source}: {self.outcome} ({self.items} items, {self.new} new, {self.deliveries} deliveries)"
 
 
@@ -278,6 +282,30 @@ def _failed(ctx: Context, run: _Run, outcome: str, error: str) -> CheckResult:
 def _done(result: CheckResult) -> CheckResult:
     log.info("%s", result)
     return result
+
+
+async def backfill(ctx: Context, source: Source, *, pages: int, details: bool = False) -> CheckResult:
+    """Walk ``pages`` list pages once and store what was never seen, silently: history, no alerts.
+
+    It does not touch the source's health or validators; a failure is reported, not counted.
+    """
+    run = _Run(source, store.source_state(ctx.db, source.name), utcnow())
+    try:
+        listing = await read_list(functools.partial(fetch_logged, ctx, source.name, purpose="backfill",
+                                                    obey_robots=not source.ignore_robots), source, pages=pages)
+    except ScraperError as e:
+        return CheckResult(source.name, "error", error=str(e))
+    items = diff.keyed(source.name, listing.items)
+    new = diff.new_keys(list(items), store.known_keys(ctx.db, source.name, list(items)))
+    pairs = [(k, items[k]) for k in new]
+    if details:
+        announcements = await _understand(ctx, dataclasses.replace(run, source=dataclasses.replace(
+            source, max_new_details=len(pairs) or 1)), pairs, referer=listing.first.final_url)
+    else:
+        announcements = [diff.announcement(source.name, k, item, None) for k, item in pairs]
+    added = store.record_history(ctx.db, announcements, now=iso(run.started))
+    return _done(CheckResult(source.name, "backfilled", len(items), added, 0, adapter=listing.adapter,
+                             pages=listing.pages))
 
 
 def sync_sources(db: Database, sources: Iterable[Source]) -> None:

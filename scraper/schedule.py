@@ -52,6 +52,23 @@ def is_due(source: Source, last_checked_at: str | None, now: datetime, tz: str) 
     return nxt is not None and nxt <= now
 
 
+def next_run(source: Source, last_checked_at: str | None, backoff_until: str | None, now: datetime,
+             tz: str) -> datetime | None:
+    """When the source will next be checked (None when disabled)."""
+    if not source.enabled:
+        return None
+    if last_checked_at is None:
+        due = now
+    elif source.interval:
+        due = parse_iso(last_checked_at) + timedelta(seconds=source.interval)
+    else:
+        fire = trigger_for(source, tz).get_next_fire_time(None, parse_iso(last_checked_at).astimezone(ZoneInfo(tz)))
+        due = fire if fire is not None else now
+    if backoff_until:
+        due = max(due, parse_iso(backoff_until))
+    return max(due, now)
+
+
 class Daemon:
     def __init__(self, ctx: Context):
         self.ctx = ctx

@@ -18,7 +18,7 @@ LAYER = {
     "db": 2,
     "notifier": 3,
     "scraper.listing": 2, "scraper.pipeline": 4, "scraper.checker": 4,
-    "scraper.schedule": 5, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
+    "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }
 HOMES = {
