@@ -3,6 +3,7 @@
 from config.loader import ConfigError, load, parse_interval, validate_cron
 from config.secrets import Secret
 from config.settings import (
+    Attachments,
     Channel,
     Delivery,
     Filters,
@@ -16,6 +17,7 @@ from config.settings import (
 )
 
 __all__ = [
+    "Attachments",
     "Channel",
     "ConfigError",
     "Delivery",

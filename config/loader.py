@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.secrets import Secret
 from config.settings import (
+    Attachments,
     Channel,
     Delivery,
     Filters,
@@ -171,6 +172,7 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
         "politeness": _politeness(root.table("politeness")),
         "delivery": _delivery(root.table("delivery")),
         "health": _health(root.table("health")),
+        "attachments": _attachments(root.table("attachments")),
         "extra_ca": _extra_ca(root.table("tls")),
         "smtp": _smtp(root.table("smtp"), environ),
     }
@@ -232,6 +234,22 @@ def _health(n: _Node | None) -> Health:
         raise n.err("shrink_ratio", "must be at least 0 and below 1")
     out = Health(failures_before_alert=n.positive("failures_before_alert", int, d.failures_before_alert),
                  shrink_ratio=ratio, blocked_backoff=n.positive("blocked_backoff", float, d.blocked_backoff))
+    n.done()
+    return out
+
+
+def _attachments(n: _Node | None) -> Attachments:
+    if n is None:
+        return Attachments()
+    d = Attachments()
+    recheck_days = n.get("recheck_days", int, d.recheck_days)
+    recheck_per_check = n.get("recheck_per_check", int, d.recheck_per_check)
+    if recheck_days < 0 or recheck_per_check < 0:
+        raise n.err("recheck_days" if recheck_days < 0 else "recheck_per_check", "must not be negative")
+    out = Attachments(download=n.get("download", bool, d.download),
+                      max_bytes=n.positive("max_bytes", int, d.max_bytes),
+                      max_files=n.positive("max_files", int, d.max_files),
+                      recheck_days=recheck_days, recheck_per_check=recheck_per_check)
     n.done()
     return out
 

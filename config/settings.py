@@ -116,6 +116,15 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Attachments:
+    download: bool = True  # download attachments of new announcements into the archive
+    max_bytes: int = 30_000_000  # per file, counted after decompression
+    max_files: int = 10  # per announcement
+    recheck_days: int = 7  # re-read recent announcements' pages for revisions and replaced files
+    recheck_per_check: int = 2  # at most this many re-reads per check (politeness)
+
+
+@dataclass(frozen=True)
 class Health:
     failures_before_alert: int = 3  # consecutive failed checks before operators are told (once)
     shrink_ratio: float = 0.25  # a list body below this share of the last good one is "broken"
@@ -131,6 +140,7 @@ class Settings:
     politeness: Politeness = field(default_factory=Politeness)
     delivery: Delivery = field(default_factory=Delivery)
     health: Health = field(default_factory=Health)
+    attachments: Attachments = field(default_factory=Attachments)
     extra_ca: Mapping[str, Path] = field(default_factory=dict)  # host -> CA bundle for incomplete chains
     smtp: Smtp | None = None
     sources: tuple[Source, ...] = ()

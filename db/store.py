@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 from sqlite_utils import Database
 
 from db.connection import write
-from scraper.models import Announcement, Event, PlannedDelivery
+from scraper.models import Announcement, Event, PlannedDelivery, StoredFile
 
 
 @dataclass(frozen=True)
@@ -145,8 +145,7 @@ def set_quarantine(db: Database, name: str, *, now: str, fingerprint: str, outco
 def known_keys(db: Database, source: str, keys: Sequence[str]) -> set[str]:
     """Which of ``keys`` are already stored for ``source`` (the append-only seen set)."""
     found: set[str] = set()
-    for i in range(0, len(keys), 500):
-        chunk = list(keys[i : i + 500])
+    for chunk in _chunks(keys):
         marks = ",".join("?" * len(chunk))
         rows = db.execute(
             f"SELECT key FROM announcements WHERE source = ? AND key IN ({marks})", [source, *chunk]
@@ -160,7 +159,7 @@ def commit_check(
     announcements: Sequence[Announcement], events: Sequence[Event],
     deliveries: Sequence[PlannedDelivery], baseline: bool,
     etag: str | None, last_modified: str | None, outcome: str,
-    list_bytes: int | None = None, adapter: str | None = None,
+    list_bytes: int | None = None, adapter: str | None = None, files: Sequence[StoredFile] = (),
 ) -> CheckWrite:
     """Store one valid check in a single transaction, before anything is sent.
 
@@ -170,13 +169,13 @@ def commit_check(
     """
     with write(db):
         new = sum(_insert_announcement(db, a, now, baseline) for a in announcements)
-        if seen_keys:
-            for i in range(0, len(seen_keys), 500):
-                chunk = list(seen_keys[i : i + 500])
-                db.execute(
-                    f"UPDATE announcements SET last_seen = ? WHERE source = ? AND key IN ({','.join('?' * len(chunk))})",
-                    [now, source, *chunk],
-                )
+        for f in files:
+            upsert_file(db, f, now)
+        for chunk in _chunks(seen_keys):
+            db.execute(
+                f"UPDATE announcements SET last_seen = ? WHERE source = ? AND key IN ({','.join('?' * len(chunk))})",
+                [now, source, *chunk],
+            )
         n_events, n_deliveries = _insert_events(db, events, deliveries, now)
         db.execute(
             "UPDATE sources SET last_checked_at = ?, last_ok_at = ?, last_outcome = ?, last_error = NULL, "
@@ -188,6 +187,65 @@ def commit_check(
     return CheckWrite(new, n_events, n_deliveries)
 
 
+def upsert_file(db: Database, f: StoredFile, now: str) -> None:
+    """Record an attachment download. A failed download keeps the last good hash."""
+    db.execute(
+        "INSERT INTO attachments (announcement_key, url, text, sha256, bytes, content_type, first_fetched, "
+        "last_fetched, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT(announcement_key, url) DO UPDATE SET text = excluded.text, "
+        "sha256 = COALESCE(excluded.sha256, sha256), bytes = COALESCE(excluded.bytes, bytes), "
+        "content_type = COALESCE(excluded.content_type, content_type), "
+        "first_fetched = COALESCE(first_fetched, excluded.first_fetched), "
+        "last_fetched = COALESCE(excluded.last_fetched, last_fetched), error = excluded.error",
+        [f.announcement_key, f.url, f.text, f.sha256, f.bytes, f.content_type, now if f.sha256 else None,
+         now if f.sha256 else None, f.error],
+    )
+
+
+def file_hashes(db: Database, announcement_key: str) -> dict[str, str | None]:
+    return dict(db.execute("SELECT url, sha256 FROM attachments WHERE announcement_key = ?", [announcement_key]))
+
+
+@dataclass(frozen=True)
+class Recheck:
+    key: str
+    url: str
+    title: str
+    content_hash: str
+    pub_date: str | None
+
+
+def recheck_candidates(db: Database, source: str, keys: Sequence[str], *, seen_since: str, checked_before: str,
+                       limit: int) -> list[Recheck]:
+    """Recent announcements still on the list whose page was not read lately, oldest read first."""
+    if not keys or limit <= 0:
+        return []
+    out: list[Recheck] = []
+    for chunk in _chunks(keys):
+        out += [Recheck(*r) for r in db.execute(
+            "SELECT key, url, title, content_hash, pub_date FROM announcements WHERE source = ? AND baseline = 0 "
+            f"AND first_seen >= ? AND COALESCE(detail_checked_at, first_seen) < ? AND key IN ({','.join('?' * len(chunk))}) "
+            "ORDER BY COALESCE(detail_checked_at, first_seen)", [source, seen_since, checked_before, *chunk])]
+    return out[:limit]
+
+
+def record_recheck(db: Database, key: str, *, now: str, content_hash: str | None, body: str | None,
+                   files: Sequence[StoredFile], events: Sequence[Event], deliveries: Sequence[PlannedDelivery]) -> None:
+    """A re-read of a known announcement's page: revisions, replaced files and their events, together."""
+    with write(db):
+        if content_hash is not None:
+            db.execute("UPDATE announcements SET content_hash = ?, body = ? WHERE key = ?", [content_hash, body, key])
+        db.execute("UPDATE announcements SET detail_checked_at = ? WHERE key = ?", [now, key])
+        for f in files:
+            upsert_file(db, f, now)
+        _insert_events(db, events, deliveries, now)
+
+
+def _chunks(keys: Sequence[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(keys), size):
+        yield list(keys[i: i + size])
+
+
 def record_history(db: Database, announcements: Sequence[Announcement], *, now: str) -> int:
     """Backfilled announcements: stored as history (baseline = 1), no events, no source state."""
     with write(db):
@@ -197,10 +255,11 @@ def record_history(db: Database, announcements: Sequence[Announcement], *, now: 
 def _insert_announcement(db: Database, a: Announcement, now: str, baseline: bool) -> int:
     cur = db.execute(
         "INSERT OR IGNORE INTO announcements (key, source, url, title, pub_date, issuer, first_seen, "
-        "last_seen, content_hash, body, attachments, detail_error, baseline) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "last_seen, content_hash, body, attachments, detail_error, baseline, detail_checked_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [a.key, a.source, a.url, a.title, a.pub_date, a.issuer, now, now, a.content_hash, a.body,
-         json.dumps([asdict(x) for x in a.attachments], ensure_ascii=False), a.detail_error, int(baseline)],
+         json.dumps([asdict(x) for x in a.attachments], ensure_ascii=False), a.detail_error, int(baseline),
+         now if a.body else None],
     )
     return cur.rowcount
 

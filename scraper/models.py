@@ -96,6 +96,19 @@ class Announcement:
 
 
 @dataclass(frozen=True)
+class StoredFile:
+    """One attachment download: its hash and size, or why it failed."""
+
+    announcement_key: str
+    url: str
+    text: str
+    sha256: str | None = None
+    bytes: int | None = None
+    content_type: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Event:
     """Something subscribers may be told about. ``key`` is deterministic."""
 

@@ -23,20 +23,19 @@ import dataclasses
 import functools
 import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from config import Settings, Source
+from config import Source
 from db import Database, store
 from db.store import SourceState
 from notifier.routing import plan
-from scraper import diff, health
+from scraper import diff, downloads, health
 from scraper.errors import Blocked, Broken, FetchError, ParseError, ScraperError
-from scraper.fetch import Fetcher
+from scraper.context import Context, fetch_logged
 from scraper.listing import ListRead, read_list
-from scraper.models import Announcement, Detail, Event, Fetched, ListItem
+from scraper.models import Announcement, Detail, Event, ListItem
 from scraper.parse import parse_detail
 from scraper.timeutil import iso, parse_iso, utcnow
 
@@ -72,15 +71,6 @@ class CheckResult:
 
 
 @dataclass
-class Context:
-    """What a check needs; built once by the CLI or the daemon."""
-
-    settings: Settings
-    db: Database
-    fetcher: Fetcher
-
-
-@dataclass
 class _Run:
     """One check's working state: its source, its start and the fetch rows it wrote."""
 
@@ -92,27 +82,6 @@ class _Run:
     @property
     def failures(self) -> int:
         return self.state.consecutive_failures if self.state else 0
-
-
-async def fetch_logged(ctx: Context, source: str | None, url: str, *, purpose: str,
-                       ids: list[int] | None = None, **kw: object) -> Fetched:
-    """Fetch and write one ``fetches`` row (ok, not-modified, blocked, broken or error), whatever happens."""
-    started = iso(utcnow())
-    t0 = time.monotonic()
-    try:
-        fetched = await ctx.fetcher.get(url, **kw)  # type: ignore[arg-type]
-    except ScraperError as e:
-        outcome = "blocked" if isinstance(e, Blocked) else "broken" if isinstance(e, Broken) else "error"
-        store.record_fetch(ctx.db, source=source, url=url, purpose=purpose, started_at=started,
-                           status=getattr(e, "status", None), nbytes=None, duration=time.monotonic() - t0,
-                           outcome=outcome, error=str(e))
-        raise
-    row = store.record_fetch(ctx.db, source=source, url=url, purpose=purpose, started_at=started,
-                             status=fetched.status, nbytes=len(fetched.body), duration=time.monotonic() - t0,
-                             outcome="not-modified" if fetched.not_modified else "ok", error=None)
-    if ids is not None:
-        ids.append(row)
-    return fetched
 
 
 async def check_source(ctx: Context, source: Source, *, force: bool = False) -> CheckResult:
@@ -186,6 +155,7 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         announcements = [diff.announcement(source.name, k, items[k], None) for k in new]
     else:
         announcements = await _understand(ctx, run, [(k, items[k]) for k in new], referer=listing.first.final_url)
+    files = [] if silent else await downloads.download_all(ctx, source, announcements, listing.first.final_url)
     events = [] if silent else [diff.event_for(a) for a in announcements]
     texts = {e.key: f"{a.title}\n{a.body}" for e, a in zip(events, announcements)}
     events_all = events + _recovery(ctx, run)
@@ -196,8 +166,10 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         ctx.db, source=source.name, now=iso(run.started), seen_keys=[k for k in keys if k in seen],
         announcements=announcements, events=events_all, deliveries=deliveries, baseline=silent,
         etag=_validator(first.headers.get("etag")), last_modified=_validator(first.headers.get("last-modified")),
-        outcome=outcome, list_bytes=len(first.body), adapter=listing.adapter,
+        outcome=outcome, list_bytes=len(first.body), adapter=listing.adapter, files=files,
     )
+    if not baseline:
+        await downloads.recheck(ctx, source, [k for k in keys if k in seen])
     return _done(CheckResult(source.name, outcome, len(keys), wrote.new_announcements, wrote.deliveries,
                              adapter=listing.adapter))
 

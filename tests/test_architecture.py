@@ -14,10 +14,10 @@ PACKAGES = ("config", "db", "notifier", "scraper")
 LAYER = {
     "config": 0, "scraper.models": 0, "scraper.errors": 0, "scraper.timeutil": 0, "scraper.text": 0,
     "scraper.decode": 1, "scraper.blocked": 1, "scraper.parse": 1, "scraper.diff": 1,
-    "scraper.fetch": 1,
+    "scraper.fetch": 1, "scraper.archive": 1, "scraper.robots": 0, "scraper.health": 1,
     "db": 2,
     "notifier": 3,
-    "scraper.listing": 2, "scraper.pipeline": 4, "scraper.checker": 4,
+    "scraper.listing": 2, "scraper.context": 3.5, "scraper.downloads": 3.7, "scraper.pipeline": 4, "scraper.checker": 4,
     "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }

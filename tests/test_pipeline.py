@@ -281,6 +281,7 @@ def test_fetches_table_records_every_fetch(tmp_path: Path, site: FixtureServer) 
     once(settings, db)
     rows = db.execute("select purpose, status, outcome, bytes > 0, error is not null from fetches order by id").fetchall()
     assert rows == [("list", 200, "ok", 1, 0), ("list", 200, "ok", 1, 0), ("detail", 200, "ok", 1, 0),
+                    ("attachment", 404, "error", None, 1),  # the fixture's attachment link is dead
                     ("list", 500, "error", None, 1), ("list", 200, "broken", 1, 1)]
 
 
@@ -321,3 +322,64 @@ def test_a_move_from_http_to_https_is_not_news() -> None:
     assert item_key("s", "http://jxj.jiaxing.gov.cn/art/2026/1/2/art_1_2.html") == \
         item_key("s", "https://jxj.jiaxing.gov.cn:443/art/2026/1/2/art_1_2.html#top")
     assert item_key("s", "http://a.gov.cn/1.html") != item_key("t", "http://a.gov.cn/1.html")
+
+
+def test_attachments_are_archived_by_content_and_a_dead_one_is_recorded(tmp_path: Path, site: FixtureServer) -> None:
+    import hashlib
+
+    pdf = b"%PDF-1.4 fake list of clusters \x00\x01"
+    serve(site, ITEMS)
+    settings = make_settings(tmp_path, site)
+    db = open_db(settings.database)
+    once(settings, db)
+    serve(site, [NEW, *ITEMS])
+    page = detail_page(NEW[1], NEW[2]).replace(
+        "</div><script>", '<p><a href="/files/../../etc/passwd.xls">附件2：../../etc/passwd.xls</a></p></div><script>')
+    site.routes[NEW[0]] = Resp(200, page)
+    site.routes["/module/download/downfile.jsp"] = Resp(200, pdf, content_type="application/pdf")
+    (r,) = once(settings, db).results
+    assert r.outcome == "new"
+    rows = db.execute("select url, text, sha256, bytes, error from attachments order by id").fetchall()
+    assert len(rows) == 2
+    (url1, text1, sha1, n1, err1), (url2, text2, sha2, n2, err2) = rows
+    assert "downfile.jsp" in url1 and text1 == "附件：名单.pdf" and n1 == len(pdf) and err1 is None
+    assert sha1 == hashlib.sha256(pdf).hexdigest()
+    stored = tmp_path / "attachments" / sha1[:2] / sha1
+    assert stored.read_bytes() == pdf
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
+    assert sha2 is None and "HTTP 404" in err2  # recorded, the rest kept
+    assert not (tmp_path / "etc").exists()  # a server-side name never becomes a path
+    assert sorted(p.name for p in (tmp_path / "attachments").rglob("*") if p.is_file()) == [sha1]
+
+
+def test_a_replaced_attachment_and_a_revised_page_are_events(tmp_path: Path, site: FixtureServer) -> None:
+    from datetime import timedelta
+    from unittest import mock
+
+    from scraper import downloads
+    from scraper.timeutil import utcnow
+
+    serve(site, ITEMS)
+    settings = make_settings(tmp_path, site)
+    db = open_db(settings.database)
+    once(settings, db)
+    serve(site, [NEW, *ITEMS])
+    site.routes["/module/download/downfile.jsp"] = Resp(200, b"version one", content_type="application/pdf")
+    once(settings, db)
+    assert db.execute("select type from events").fetchall() == [("announcement.new",)]
+    # A day later the bureau replaces the file and corrects the page text.
+    site.routes["/module/download/downfile.jsp"] = Resp(200, b"version two", content_type="application/pdf")
+    site.routes[NEW[0]] = Resp(200, detail_page(NEW[1], NEW[2]).replace("现予以公布", "现予以公布（更正）"))
+    later = utcnow() + timedelta(days=1)
+    with mock.patch.object(downloads, "utcnow", lambda: later):
+        (r,) = once(settings, db).results
+    types = sorted(t for (t,) in db.execute("select type from events"))
+    assert types == ["announcement.new", "announcement.revised", "attachment.changed"]
+    payload = json.loads(db.execute("select payload from events where type = 'attachment.changed'").fetchone()[0])
+    assert payload["old_sha256"] != payload["new_sha256"] and payload["attachment_text"] == "附件：名单.pdf"
+    assert db.execute("select count(*) from deliveries").fetchone()[0] == 3  # desk's console, once per event
+    # nothing changes on the next re-read: no new events
+    later2 = later + timedelta(days=1)
+    with mock.patch.object(downloads, "utcnow", lambda: later2):
+        once(settings, db)
+    assert db.execute("select count(*) from events").fetchone()[0] == 3
