@@ -183,12 +183,27 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
         kwargs["user_agent"] = ua.strip()
     sources = tuple(_source(n) for n in root.tables("sources"))
     _unique(root, "sources", [s.name for s in sources])
+    if root.get("default_sources", bool, False):
+        own = {s.name for s in sources}
+        sources = tuple(s for s in default_sources() if s.name not in own) + sources
     subscribers = tuple(_subscriber(n, environ, sources) for n in root.tables("subscribers"))
     _unique(root, "subscribers", [s.name for s in subscribers])
     if any(c.kind == "email" for s in subscribers for c in s.channels) and kwargs["smtp"] is None:
         raise root.err("smtp", "is required when a subscriber has an email channel")
     root.done()
     return Settings(sources=sources, subscribers=subscribers, **kwargs)
+
+
+DEFAULT_SOURCES = Path(__file__).with_name("default_sources.toml")
+
+
+def default_sources() -> tuple[Source, ...]:
+    """The shipped source list (config/default_sources.toml), validated like any config."""
+    raw = tomllib.loads(DEFAULT_SOURCES.read_text(encoding="utf-8"))
+    root = _Node(str(DEFAULT_SOURCES), "", raw)
+    sources = tuple(_source(n) for n in root.tables("sources"))
+    root.done()
+    return sources
 
 
 def _unique(root: _Node, key: str, names: list[str]) -> None:

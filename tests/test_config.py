@@ -190,3 +190,29 @@ def test_config_check_command(tmp_path: Path) -> None:
     res = runner.invoke(main, ["config", "check", "--config", str(bad)])
     assert res.exit_code == 1
     assert f"config error: {bad}: sources[1].url: not an http(s) URL" in res.output
+
+
+def test_default_sources_load_and_are_polite(tmp_path: Path) -> None:
+    from config.loader import default_sources
+    from scraper.parse import ADAPTERS
+
+    sources = default_sources()
+    names = [s.name for s in sources]
+    assert {"zj-jxt-notices", "zj-jxt-public-notices", "jiaxing-jxj-notices", "pinghu-notices",
+            "miit-cluster-watch"} <= set(names)
+    for s in sources:
+        assert s.kind in ADAPTERS
+        assert s.interval is not None and s.interval >= 3600, s.name
+    assert {s.params.get("query") for s in sources if s.kind == "miit-search"} >= {"特色产业集群", "专精特新"}
+    text = (ROOT / "config" / "default_sources.toml").read_text(encoding="utf-8")
+    assert text.count("UNCONFIRMED") >= 4  # what could not be checked offline is marked
+
+
+def test_default_sources_are_included_and_can_be_overridden(tmp_path: Path) -> None:
+    s = load(tmp_path, 'default_sources = true\n[[sources]]\nname = "pinghu-notices"\n'
+                       'url = "http://www.pinghu.gov.cn/col/col999/index.html"\nkind = "static"\n')
+    by_name = {x.name: x for x in s.sources}
+    assert by_name["pinghu-notices"].url.endswith("col999/index.html")
+    assert by_name["pinghu-notices"].kind == "static"
+    assert "miit-cluster-watch" in by_name
+    assert [x.name for x in s.sources].count("pinghu-notices") == 1
