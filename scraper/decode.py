@@ -36,10 +36,11 @@ def codec_for(label: str | None) -> str | None:
     if label in BIG5_LABELS:
         return "big5hkscs"
     try:
-        name = codecs.lookup(label).name
+        info = codecs.lookup(label)
     except LookupError:
         return None
-    if name in _NOT_CHARSETS:
+    name = info.name
+    if name in _NOT_CHARSETS or not getattr(info, "_is_text_encoding", True):  # hex, rot13, base64 ...
         return None
     return "gb18030" if name in ("gb2312", "gbk") else name  # euc-cn, gb2312-80, 936, ...
 

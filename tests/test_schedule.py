@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -127,3 +128,67 @@ item = "ul.news-list > li"
     db = open_db(tmp_path / "cw.db")
     assert db.execute("select last_outcome from sources where name = 'jxj'").fetchone()[0] == "baseline"
     assert db.execute("select count(*) from announcements").fetchone()[0] == 3
+
+
+def test_daemon_delivers_pending_alerts_on_its_own_schedule(tmp_path: Path, site: FixtureServer,
+                                                            monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A delivery left pending by an earlier run goes out from the daemon's relay job, no check needed."""
+    import asyncio
+
+    import config
+    from scraper.runner import run_once
+    from tests.conftest import new_secret
+    from tests.servers.webhook import WebhookReceiver
+    from tests.test_pipeline import NEW
+
+    secret = new_secret()
+    monkeypatch.setenv("HOOK_SECRET", secret)
+    hook = WebhookReceiver(secret, statuses=[503, 204])
+    try:
+        serve(site, ITEMS)
+        cfg = tmp_path / "cw.toml"
+        cfg.write_text(f'''database = "cw.db"
+[politeness]
+delay = 0
+[delivery]
+backoff_base = 1
+interval = 60
+[[sources]]
+name = "jxj"
+url = "{site.url(LIST)}"
+interval = "1h"
+[sources.selectors]
+item = "ul.news-list > li"
+[[subscribers]]
+name = "desk"
+[[subscribers.channels]]
+kind = "webhook"
+url = "{hook.url}"
+secret_env = "HOOK_SECRET"
+''', encoding="utf-8")
+        settings = config.load(cfg)
+        db = open_db(settings.database)
+        asyncio.run(run_once(settings, db, force=True))
+        serve(site, [NEW, *ITEMS])
+        asyncio.run(run_once(settings, db, force=True))  # the webhook answers 503: left pending
+        assert db.execute("select status from deliveries").fetchone()[0] == "pending"
+        time.sleep(1.1)  # past the 1 s backoff
+        hits_before = len(site.hits(LIST))
+        proc = subprocess.Popen([sys.executable, "-m", "scraper", "daemon", "--config", str(cfg)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "HOOK_SECRET": secret})
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and len(hook.received) < 2:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert len(hook.received) == 2 and hook.received[1].verified
+        assert hook.received[0].headers["webhook-id"] == hook.received[1].headers["webhook-id"]
+        assert db.execute("select status from deliveries").fetchone()[0] == "sent"
+        assert len(site.hits(LIST)) == hits_before  # not due: the daemon did not check the source
+    finally:
+        hook.close()
