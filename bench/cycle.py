@@ -628,7 +628,10 @@ class Scenarios:
     def seed_cw(self) -> Path:
         d = self._tmp("cw-seed")
         r = self.cw(d / "cw.db")
-        _check_cw(r, "seed")
+        expected = sum(s.items for s in self.env.specs)
+        if r.extra.get("bad") or r.items != expected:
+            raise SystemExit(f"clusterwatch's first cycle did not read the corpus: {r.items} of {expected} items, "
+                             f"outcomes {r.extra.get('outcomes')}, statuses {r.statuses}, e.g. {r.extra.get('bad')}")
         self.cw_seed = d / "cw.db"
         return self.cw_seed
 
@@ -661,7 +664,10 @@ class Scenarios:
 
     def seed_floor(self) -> None:
         self.floor_etags = self.env.work / "floor-etags.json"
-        self.floor(etags_out=self.floor_etags)
+        r = self.floor(etags_out=self.floor_etags)
+        expected = sum(s.items for s in self.env.specs)
+        if r.items != expected:
+            raise SystemExit(f"the floor did not read the corpus: {r.items} of {expected} items, statuses {r.statuses}")
 
     def floor_cold(self) -> Run:
         return self.floor()
@@ -709,7 +715,10 @@ def med(xs: list[float | None]) -> float | None:
 
 
 def fmt(x: float | None, spec: str) -> str:
-    return "—" if x is None else format(x, spec)
+    if x is not None:
+        return format(x, spec)
+    width = re.match(r"\d*", spec).group()  # type: ignore[union-attr]
+    return "—".rjust(int(width) if width else 0)
 
 
 def summarize(name: str, runs: list[Run]) -> dict:
@@ -781,6 +790,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()
     work = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="cw-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    os.chmod(work, 0o755)  # mkdtemp makes it 0700; nginx's workers (www-data) must read the corpus
     shutil.rmtree(work / "runs", ignore_errors=True)
     server = None
     try:

@@ -9,6 +9,7 @@ page parameter would otherwise be read N times).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
@@ -66,5 +67,8 @@ async def read_list(fetch: FetchFn, source: Source, *, pages: int | None = None,
             if not fresh:
                 break
         req = page.next
+        if req is not None and req.adapter is None and parser is not adapter:
+            # keep following pages with the family that read this one (auto detects only once)
+            req = dataclasses.replace(req, adapter=parser.kind)
     assert first is not None
     return ListRead(tuple(items.values()), name, first, read, requests)
