@@ -14,11 +14,12 @@ reported as medians; the runs are interleaved round by round so drift hits all a
    ``floor unchanged`` the same with the ETags of a seeding run (reference only);
 4. ``urlwatch cold`` / ``urlwatch unchanged``: urlwatch 2.29 from its own virtualenv
                      (``bench/.venv-urlwatch``, created on first use) over the same list pages,
-                     raw jobs (no filter), reporters off, cache in the work dir.
+                     raw jobs (no filter), reporters off, cache in the work dir;
+   ``urlwatch-css …`` the same with a ``css``/``xpath`` + ``html2text`` filter per job.
 
-Per run: wall time and CPU time (user+sys, from ``os.wait4`` on that child), peak RSS
-(``ru_maxrss``), HTTP requests and their statuses (counted in nginx's access log), items
-parsed, and nginx's own CPU. The politeness check reads the access log
+Per run: wall time and CPU time (user+sys, from ``os.wait4`` on that child), peak RSS (the
+child's own VmHWM), HTTP requests and their statuses (counted in nginx's access log), items
+parsed, nginx's own CPU, and for clusterwatch and the floor the cycle alone, timed inside. The politeness check reads the access log
 (``$msec $request_time $host …``): per host, no two requests may overlap. On loopback a
 static file is served in well under a millisecond, so the timed runs can only show gross
 overlaps; a separate untimed *politeness probe* therefore repeats the clusterwatch cold
@@ -61,6 +62,19 @@ LOG_FORMAT = '$msec $request_time $host $server_port $status $body_bytes_sent "$
 _LOG_RE = re.compile(r'^(\d+\.\d+) (\d+\.\d+) (\S+) (\d+) (\d+) (\d+) "(\S+) (\S+) [^"]*" "([^"]*)"$')
 _RECORD_RE = re.compile(r"<record><!\[CDATA\[(.*?)\]\]></record>", re.S)
 
+
+def _vm_hwm_mb() -> float | None:
+    """This process's peak RSS (VmHWM). Unlike a child's ru_maxrss it does not include the
+    RSS its parent had when it forked (Linux carries that over through exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
 # =============================================================================================== workers
 # Run as ``python -m bench.cycle _worker ROLE ...`` in a fresh process; print one JSON line.
 
@@ -99,6 +113,7 @@ def _worker_cw(argv: list[str]) -> None:
     outcomes = Counter(r.outcome for r in report.results)
     bad = [str(r) for r in report.results if not r.ok][:3]
     print(json.dumps({"cycle_s": t2 - t1, "cycle_cpu": c2 - c1, "setup_s": t1 - t0, "import_s": t0 - t_imp,
+                      "hwm_mb": _vm_hwm_mb(),
                       "items": sum(r.items for r in report.results), "outcomes": dict(outcomes), "bad": bad}))
 
 
@@ -199,6 +214,7 @@ def _worker_floor(argv: list[str]) -> None:
                     "statuses": dict(statuses)}
 
     out = asyncio.run(main())
+    out["hwm_mb"] = _vm_hwm_mb()
     if a.etags_out:
         Path(a.etags_out).write_text(json.dumps(new_etags))
     print(json.dumps(out))
@@ -549,8 +565,13 @@ class Run:
     extra: dict
 
 
-def spawn(env: Env, cmd: list[str], *, extra_env: dict | None = None, cwd: Path | None = None) -> Run:
-    """Run one child; measure it with os.wait4; count its requests in the access log."""
+def spawn(env: Env, cmd: list[str], *, extra_env: dict | None = None, cwd: Path | None = None,
+          hwm_file: Path | None = None) -> Run:
+    """Run one child; measure it with os.wait4; count its requests in the access log.
+
+    Peak RSS is the child's own VmHWM (reported by the worker, or written to ``hwm_file``
+    by the urlwatch wrapper): ``ru_maxrss`` of a child starts at its parent's RSS.
+    """
     _, env.log_pos = LogSlice.read(env.server.log, env.log_pos)  # skip anything earlier
     cpu0 = env.server.cpu()
     e = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -575,13 +596,28 @@ def spawn(env: Env, cmd: list[str], *, extra_env: dict | None = None, cwd: Path 
     if last and last[-1].startswith("{"):
         info = json.loads(last[-1])
     pairs, _worst, _ex = sl.overlaps()
-    return Run(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mb=ru.ru_maxrss / 1024, requests=len(sl.lines),
+    if hwm_file and hwm_file.exists():
+        info["hwm_mb"] = int(hwm_file.read_text()) / 1024
+    rss = info.get("hwm_mb") or ru.ru_maxrss / 1024
+    return Run(wall=wall, cpu=ru.ru_utime + ru.ru_stime, rss_mb=rss, requests=len(sl.lines),
                statuses=sl.statuses(), items=info.get("items"), cycle_s=info.get("cycle_s"),
                cycle_cpu=info.get("cycle_cpu"), robots=sum(1 for x in sl.lines if x[5] == "/robots.txt"),
                server_cpu=env.server.cpu() - cpu0, overlaps=pairs, extra=info)
 
 
 _RUN_IDS = itertools.count(1)
+# urlwatch's console script, plus its own peak RSS (VmHWM) written at exit
+_URLWATCH_WRAPPER = """import atexit, sys
+out = sys.argv[1]
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(out, "w").write(line.split()[1])
+atexit.register(_hwm)
+sys.argv = ["urlwatch"] + sys.argv[2:]
+from urlwatch.cli import main
+sys.exit(main())
+"""
 
 
 def worker_cmd(role: str, *args: str) -> list[str]:
@@ -603,6 +639,8 @@ class Scenarios:
         write_floor_jobs(env, self.jobs, env.server.port)
         write_floor_jobs(env, self.jobs_probe, env.server.probe_port)
         self.uw_dirs = {False: w / "urlwatch-raw", True: w / "urlwatch-css"}
+        self.uw_wrapper = w / "urlwatch_wrapper.py"
+        self.uw_wrapper.write_text(_URLWATCH_WRAPPER)
         if env.urlwatch:
             for filtered, d in self.uw_dirs.items():
                 write_urlwatch_files(env, d, env.server.port, filtered)
@@ -681,14 +719,27 @@ class Scenarios:
         assert self.env.urlwatch
         home = cache.parent / "home"
         home.mkdir(exist_ok=True)
-        cmd = [str(self.env.urlwatch), "--urls", str(d / "urls.yaml"), "--config", str(d / "urlwatch.yaml"),
-               "--hooks", str(d / "hooks-none.py"), "--cache", str(cache)]
-        return spawn(self.env, cmd, extra_env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
-                                               "XDG_CACHE_HOME": str(home / ".cache")})
+        hwm = cache.parent / "vmhwm"
+        py = self.env.urlwatch.parent / "python"
+        cmd = [str(py), str(self.uw_wrapper), str(hwm), "--urls", str(d / "urls.yaml"),
+               "--config", str(d / "urlwatch.yaml"), "--hooks", str(d / "hooks-none.py"), "--cache", str(cache)]
+        return spawn(self.env, cmd, hwm_file=hwm,
+                     extra_env={"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+                                "XDG_CACHE_HOME": str(home / ".cache")})
 
-    def seed_urlwatch(self, filtered: bool) -> None:
+    def seed_urlwatch(self, filtered: bool, history: int = 1) -> None:
         d = self._tmp("uw-seed")
         self.urlwatch(d / "cache.db", filtered)
+        if history > 1:  # age the cache: history-1 older versions per job, as after that many changes
+            import sqlite3  # noqa: PLC0415
+
+            con = sqlite3.connect(d / "cache.db")
+            rows = con.execute("SELECT guid, timestamp, data, tries, etag FROM CacheEntry").fetchall()
+            con.executemany("INSERT INTO CacheEntry (guid, timestamp, data, tries, etag) VALUES (?, ?, ?, ?, ?)",
+                            ((g, ts - k * 86400, f"{data}\n<!-- version -{k} -->", tries, etag)
+                             for g, ts, data, tries, etag in rows for k in range(1, history)))
+            con.commit()
+            con.close()
         self.uw_seed[filtered] = d / "cache.db"
 
     def uw_cold(self, filtered: bool) -> Run:
@@ -773,6 +824,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", help="run only some: cw, floor, urlwatch, urlwatch-css, or full names "
                                         "such as cw-cold, urlwatch-css-unchanged (comma-separated)")
     ap.add_argument("--no-urlwatch", action="store_true")
+    ap.add_argument("--urlwatch-history", type=int, default=1, metavar="N",
+                    help="versions per job in urlwatch's cache for its unchanged runs (default 1: just seeded; "
+                         "its cache has no index on the job id, so this grows with use)")
     ap.add_argument("--no-probe", action="store_true", help="skip the politeness probe")
     ap.add_argument("--sweep", metavar="C1,C2,...", help="instead: cw cold/unchanged and floor cold at each concurrency")
     ap.add_argument("--python-server", action="store_true", help="serve with the Python fallback, not nginx")
@@ -852,7 +906,7 @@ def main(argv: list[str] | None = None) -> int:
             sc.seed_floor()
         for filtered, prefix in ((False, "urlwatch "), (True, "urlwatch-css ")):
             if any(n.startswith(prefix) for n in names):
-                sc.seed_urlwatch(filtered)
+                sc.seed_urlwatch(filtered, a.urlwatch_history)
         print(f"seeded in {time.perf_counter() - t:.1f}s; measuring {a.runs} rounds of {len(scen)} scenarios ...",
               flush=True)
 

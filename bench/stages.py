@@ -5,7 +5,8 @@
 Each sample's stack is walked from the leaf up; the first frame that matches one of
 ``STAGES`` names the stage the sample is charged to (so time inside sqlite3 under
 ``record_fetch`` counts as ``db.store.record_fetch``, httpx under the fetcher as the HTTP
-client, and so on). Shares are of all samples, which py-spy takes only while the
+client, and so on). asyncio frames count as the event loop only when nothing else
+matches (``asyncio.current_task()`` called by anyio/sniffio is HTTP-client cost). Shares are of all samples, which py-spy takes only while the
 process is on the CPU (idle waits are not sampled).
 """
 
@@ -41,9 +42,11 @@ STAGES: list[tuple[str, str]] = [
     (r"/scraper/pipeline\.py", "scraper.pipeline (own code)"),
     (r"/config/", "config load"),
     (r"_find_and_load|<frozen importlib", "imports"),
-    (r"/bench/cycle\.py", "bench worker (floor parse)"),
-    (r"asyncio/|selectors\.py", "asyncio event loop"),
+    (r"^_worker_floor\.<locals>\.parse ", "floor: decode + selectolax (bench worker)"),
 ]
+# charged only when no frame above matches anything else: anyio/sniffio call asyncio.current_task()
+# on every I/O step, which is HTTP-client cost, not event-loop cost
+_LOOP = (re.compile(r"asyncio/|selectors\.py"), "asyncio event loop (select, callbacks, tasks)")
 _COMPILED = [(re.compile(p), name) for p, name in STAGES]
 
 
@@ -65,6 +68,9 @@ def analyse(path: str | Path) -> tuple[int, Counter, Counter]:
             if hit:
                 stage = hit
                 break
+        else:
+            if any(_LOOP[0].search(f) for f in frames):
+                stage = _LOOP[1]
         stages[stage] += count
         leaf = frames[-1]
         func, _, where = leaf.partition(" (")
