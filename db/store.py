@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 from sqlite_utils import Database
 
 from db.connection import write
-from scraper.models import Announcement, Event, PlannedDelivery, StoredFile
+from scraper.models import Announcement, Event, FetchRecord, PlannedDelivery, StoredFile
 
 
 @dataclass(frozen=True)
@@ -60,32 +60,24 @@ def source_state(db: Database, name: str) -> SourceState | None:
     return SourceState(*row) if row else None
 
 
-def record_fetch(
-    db: Database, *, source: str | None, url: str, purpose: str, started_at: str,
-    status: int | None, nbytes: int | None, duration: float, outcome: str, error: str | None,
-) -> int:
-    """One row per HTTP fetch (list page, detail page, ...), committed on its own. Returns its id."""
-    with write(db):
-        cur = db.execute(
-            "INSERT INTO fetches (source, started_at, url, purpose, status, bytes, duration, outcome, error) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [source, started_at, url, purpose, status, nbytes, round(duration, 4), outcome, error],
-        )
-    return int(cur.lastrowid or 0)
+def record_fetches(db: Database, rows: Sequence[FetchRecord]) -> None:
+    """Write fetch rows on their own (checks pass them to their outcome's transaction instead)."""
+    if rows:
+        with write(db):
+            _insert_fetches(db, rows)
 
 
-def reclassify_fetches(db: Database, ids: Sequence[int], outcome: str, error: str) -> None:
-    """A fetch that arrived fine but held no usable list is ``broken``, not ``ok``."""
-    if not ids:
-        return
-    with write(db):
-        db.execute(f"UPDATE fetches SET outcome = ?, error = ? WHERE id IN ({','.join('?' * len(ids))})",
-                   [outcome, error, *ids])
+def _insert_fetches(db: Database, rows: Sequence[FetchRecord]) -> None:
+    db.conn.executemany(
+        "INSERT INTO fetches (source, started_at, url, purpose, status, bytes, duration, outcome, error) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r.source, r.started_at, r.url, r.purpose, r.status, r.bytes, r.duration, r.outcome, r.error) for r in rows],
+    )
 
 
 def record_failure(db: Database, name: str, *, now: str, outcome: str, error: str,
                    events: Sequence[Event] = (), deliveries: Sequence[PlannedDelivery] = (),
-                   backoff_until: str | None = None) -> int:
+                   backoff_until: str | None = None, fetches: Sequence[FetchRecord] = ()) -> int:
     """A failed, blocked or broken check: bump the counter, touch no content. Returns the new count.
 
     The ETag is cleared so the next attempt sends no conditional GET (a 304
@@ -99,13 +91,15 @@ def record_failure(db: Database, name: str, *, now: str, outcome: str, error: st
             "failing_since = COALESCE(failing_since, ?), backoff_until = ? WHERE name = ?",
             [now, outcome, error, now, backoff_until, name],
         )
+        _insert_fetches(db, fetches)
         _insert_events(db, events, deliveries, now)
         row = db.execute("SELECT consecutive_failures FROM sources WHERE name = ?", [name]).fetchone()
     return int(row[0]) if row else 0
 
 
 def record_unchanged(db: Database, name: str, *, now: str, outcome: str,
-                     events: Sequence[Event] = (), deliveries: Sequence[PlannedDelivery] = ()) -> None:
+                     events: Sequence[Event] = (), deliveries: Sequence[PlannedDelivery] = (),
+                     fetches: Sequence[FetchRecord] = ()) -> None:
     """A valid check that found nothing new (304, or an unchanged list): reset the counter."""
     with write(db):
         db.execute(
@@ -113,6 +107,7 @@ def record_unchanged(db: Database, name: str, *, now: str, outcome: str,
             "consecutive_failures = 0, failing_since = NULL, backoff_until = NULL WHERE name = ?",
             [now, now, outcome, name],
         )
+        _insert_fetches(db, fetches)
         _insert_events(db, events, deliveries, now)
 
 
@@ -132,7 +127,8 @@ def _insert_events(db: Database, events: Sequence[Event], deliveries: Sequence[P
     return n_events, n_deliveries
 
 
-def set_quarantine(db: Database, name: str, *, now: str, fingerprint: str, outcome: str) -> None:
+def set_quarantine(db: Database, name: str, *, now: str, fingerprint: str, outcome: str,
+                   fetches: Sequence[FetchRecord] = ()) -> None:
     """A valid check that would announce too much at once: hold it until the next check agrees."""
     with write(db):
         db.execute(
@@ -140,6 +136,7 @@ def set_quarantine(db: Database, name: str, *, now: str, fingerprint: str, outco
             "consecutive_failures = 0, failing_since = NULL, backoff_until = NULL, quarantine = ? WHERE name = ?",
             [now, now, outcome, fingerprint, name],
         )
+        _insert_fetches(db, fetches)
 
 
 def known_keys(db: Database, source: str, keys: Sequence[str]) -> set[str]:
@@ -160,6 +157,7 @@ def commit_check(
     deliveries: Sequence[PlannedDelivery], baseline: bool,
     etag: str | None, last_modified: str | None, outcome: str,
     list_bytes: int | None = None, adapter: str | None = None, files: Sequence[StoredFile] = (),
+    fetches: Sequence[FetchRecord] = (),
 ) -> CheckWrite:
     """Store one valid check in a single transaction, before anything is sent.
 
@@ -168,6 +166,7 @@ def commit_check(
     keys makes a repeated or overlapping cycle a no-op.
     """
     with write(db):
+        _insert_fetches(db, fetches)
         new = sum(_insert_announcement(db, a, now, baseline) for a in announcements)
         for f in files:
             upsert_file(db, f, now)
@@ -230,9 +229,11 @@ def recheck_candidates(db: Database, source: str, keys: Sequence[str], *, seen_s
 
 
 def record_recheck(db: Database, key: str, *, now: str, content_hash: str | None, body: str | None,
-                   files: Sequence[StoredFile], events: Sequence[Event], deliveries: Sequence[PlannedDelivery]) -> None:
+                   files: Sequence[StoredFile], events: Sequence[Event], deliveries: Sequence[PlannedDelivery],
+                   fetches: Sequence[FetchRecord] = ()) -> None:
     """A re-read of a known announcement's page: revisions, replaced files and their events, together."""
     with write(db):
+        _insert_fetches(db, fetches)
         if content_hash is not None:
             db.execute("UPDATE announcements SET content_hash = ?, body = ? WHERE key = ?", [content_hash, body, key])
         db.execute("UPDATE announcements SET detail_checked_at = ? WHERE key = ?", [now, key])
@@ -246,9 +247,11 @@ def _chunks(keys: Sequence[str], size: int = 500) -> Iterable[list[str]]:
         yield list(keys[i: i + size])
 
 
-def record_history(db: Database, announcements: Sequence[Announcement], *, now: str) -> int:
+def record_history(db: Database, announcements: Sequence[Announcement], *, now: str,
+                   fetches: Sequence[FetchRecord] = ()) -> int:
     """Backfilled announcements: stored as history (baseline = 1), no events, no source state."""
     with write(db):
+        _insert_fetches(db, fetches)
         return sum(_insert_announcement(db, a, now, True) for a in announcements)
 
 

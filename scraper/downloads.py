@@ -21,7 +21,7 @@ from db import store
 from notifier.routing import plan
 from scraper import diff
 from scraper.archive import Archive
-from scraper.context import Context, fetch_logged
+from scraper.context import Context, FetchLog, fetch_logged
 from scraper.errors import ScraperError
 from scraper.models import Announcement, Attachment, Event, StoredFile
 from scraper.parse import parse_detail
@@ -33,7 +33,7 @@ FILE_CHANGED = "attachment.changed"
 
 
 async def download(ctx: Context, source: Source, key: str, attachments: Sequence[Attachment],
-                   referer: str) -> list[StoredFile]:
+                   referer: str, fetch_log: FetchLog) -> list[StoredFile]:
     """Fetch each attachment (up to ``max_files``) into the archive; never raises."""
     cfg = ctx.settings.attachments
     if not cfg.download:
@@ -42,7 +42,7 @@ async def download(ctx: Context, source: Source, key: str, attachments: Sequence
     out = []
     for att in attachments[: cfg.max_files]:
         try:
-            fetched = await fetch_logged(ctx, source.name, att.url, purpose="attachment", referer=referer,
+            fetched = await fetch_logged(ctx, source.name, att.url, purpose="attachment", referer=referer, log=fetch_log,
                                          max_bytes=cfg.max_bytes, obey_robots=not source.ignore_robots)
             sha = archive.store(fetched.body)
         except (ScraperError, OSError) as e:
@@ -54,11 +54,11 @@ async def download(ctx: Context, source: Source, key: str, attachments: Sequence
 
 
 async def download_all(ctx: Context, source: Source, announcements: Sequence[Announcement],
-                       referer: str) -> list[StoredFile]:
+                       fetch_log: FetchLog) -> list[StoredFile]:
     files: list[StoredFile] = []
     for a in announcements:
         if a.attachments:
-            files += await download(ctx, source, a.key, a.attachments, a.url or referer)
+            files += await download(ctx, source, a.key, a.attachments, a.url, fetch_log)
     return files
 
 
@@ -70,9 +70,10 @@ async def recheck(ctx: Context, source: Source, keys_on_list: Sequence[str]) -> 
         ctx.db, source.name, keys_on_list, seen_since=iso(now - timedelta(days=cfg.recheck_days)),
         checked_before=iso(now - timedelta(hours=20)), limit=cfg.recheck_per_check)
     total = 0
+    fetch_log = FetchLog()
     for item in todo:
         try:
-            fetched = await fetch_logged(ctx, source.name, item.url, purpose="recheck",
+            fetched = await fetch_logged(ctx, source.name, item.url, purpose="recheck", log=fetch_log,
                                          obey_robots=not source.ignore_robots)
             detail = parse_detail(fetched.text, fetched.final_url)
         except ScraperError as e:
@@ -83,14 +84,15 @@ async def recheck(ctx: Context, source: Source, keys_on_list: Sequence[str]) -> 
         revised = new_hash != item.content_hash
         events: list[Event] = [_revised(source.name, item, title, detail.body, new_hash)] if revised else []
         known = store.file_hashes(ctx.db, item.key)
-        files = await download(ctx, source, item.key, detail.attachments, item.url)
+        files = await download(ctx, source, item.key, detail.attachments, item.url, fetch_log)
         events += [_file_changed(source.name, item, f, known[f.url]) for f in files
                    if f.sha256 and known.get(f.url) and known[f.url] != f.sha256]
         texts = {e.key: f"{title}\n{detail.body}" for e in events}
         store.record_recheck(ctx.db, item.key, now=iso(utcnow()), content_hash=new_hash if revised else None,
                              body=detail.body, files=files, events=events,
-                             deliveries=plan(events, ctx.settings.subscribers, texts))
+                             deliveries=plan(events, ctx.settings.subscribers, texts), fetches=fetch_log.take())
         total += len(events)
+    store.record_fetches(ctx.db, fetch_log.take())  # the rows of re-reads that failed
     return total
 
 

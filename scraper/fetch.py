@@ -70,7 +70,9 @@ class Fetcher:
             verify.load_verify_locations(cafile=str(ca_file))
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self.p.timeout, connect=min(10.0, self.p.timeout), pool=None),
-            limits=httpx.Limits(max_connections=max(4, self.p.concurrency * 2), max_keepalive_connections=8),
+            # keep connections to many hosts alive between checks: a TLS handshake per request is costly
+            limits=httpx.Limits(max_connections=max(4, self.p.concurrency * 2), max_keepalive_connections=64,
+                                keepalive_expiry=30),
             follow_redirects=False,
             trust_env=False,
             verify=verify,

@@ -96,6 +96,21 @@ class Announcement:
 
 
 @dataclass(frozen=True)
+class FetchRecord:
+    """One ``fetches`` row, kept with its check until the check's own transaction writes it."""
+
+    source: str | None
+    url: str
+    purpose: str
+    started_at: str
+    status: int | None
+    bytes: int | None
+    duration: float
+    outcome: str  # ok, not-modified, blocked, broken, error
+    error: str | None
+
+
+@dataclass(frozen=True)
 class StoredFile:
     """One attachment download: its hash and size, or why it failed."""
 

@@ -33,7 +33,7 @@ from db.store import SourceState
 from notifier.routing import plan
 from scraper import diff, downloads, health
 from scraper.errors import Blocked, Broken, FetchError, ParseError, ScraperError
-from scraper.context import Context, fetch_logged
+from scraper.context import Context, FetchLog, fetch_logged
 from scraper.listing import ListRead, read_list
 from scraper.models import Announcement, Detail, Event, ListItem
 from scraper.parse import parse_detail
@@ -77,7 +77,7 @@ class _Run:
     source: Source
     state: SourceState | None
     started: datetime
-    fetch_ids: list[int] = field(default_factory=list)
+    log: FetchLog = field(default_factory=FetchLog)
 
     @property
     def failures(self) -> int:
@@ -94,7 +94,7 @@ async def check_source(ctx: Context, source: Source, *, force: bool = False) -> 
     except Blocked as e:
         return _failed(ctx, run, "blocked", str(e))
     except ParseError as e:
-        store.reclassify_fetches(ctx.db, run.fetch_ids, "broken", str(e))
+        run.log.mark_broken("list", str(e))
         return _failed(ctx, run, "broken", str(e))
     except Broken as e:
         return _failed(ctx, run, "broken", str(e))
@@ -111,7 +111,7 @@ async def _check(ctx: Context, run: _Run) -> CheckResult:
     if source.ignore_robots:
         log.warning("%s: robots.txt is IGNORED for this source (ignore_robots = true in the config)", source.name)
     listing = await read_list(
-        functools.partial(fetch_logged, ctx, source.name, purpose="list", ids=run.fetch_ids,
+        functools.partial(fetch_logged, ctx, source.name, purpose="list", log=run.log,
                           obey_robots=not source.ignore_robots), source,
         etag=state.etag if conditional and state else None,
         last_modified=state.last_modified if conditional and state else None,
@@ -119,11 +119,11 @@ async def _check(ctx: Context, run: _Run) -> CheckResult:
     if listing.not_modified:
         events = _recovery(ctx, run)
         store.record_unchanged(ctx.db, source.name, now=iso(run.started), outcome="not-modified", events=events,
-                               deliveries=plan(events, ctx.settings.subscribers))
+                               deliveries=plan(events, ctx.settings.subscribers), fetches=run.log.take())
         return _done(CheckResult(source.name, "not-modified", adapter=listing.adapter))
     problem = validity_problem(listing, state, ctx.settings.health.shrink_ratio)
     if problem:
-        store.reclassify_fetches(ctx.db, run.fetch_ids, "broken", problem)
+        run.log.mark_broken("list", problem)
         return _failed(ctx, run, "broken", problem)
     return await _store_list(ctx, run, listing)
 
@@ -155,7 +155,7 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         announcements = [diff.announcement(source.name, k, items[k], None) for k in new]
     else:
         announcements = await _understand(ctx, run, [(k, items[k]) for k in new], referer=listing.first.final_url)
-    files = [] if silent else await downloads.download_all(ctx, source, announcements, listing.first.final_url)
+    files = [] if silent else await downloads.download_all(ctx, source, announcements, run.log)
     events = [] if silent else [diff.event_for(a) for a in announcements]
     texts = {e.key: f"{a.title}\n{a.body}" for e, a in zip(events, announcements)}
     events_all = events + _recovery(ctx, run)
@@ -166,7 +166,7 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         ctx.db, source=source.name, now=iso(run.started), seen_keys=[k for k in keys if k in seen],
         announcements=announcements, events=events_all, deliveries=deliveries, baseline=silent,
         etag=_validator(first.headers.get("etag")), last_modified=_validator(first.headers.get("last-modified")),
-        outcome=outcome, list_bytes=len(first.body), adapter=listing.adapter, files=files,
+        outcome=outcome, list_bytes=len(first.body), adapter=listing.adapter, files=files, fetches=run.log.take(),
     )
     if not baseline:
         await downloads.recheck(ctx, source, [k for k in keys if k in seen])
@@ -181,7 +181,8 @@ def _hold(ctx: Context, run: _Run, new: list[str], total: int) -> CheckResult | 
     if run.state and run.state.quarantine == fingerprint:
         log.warning("%s: the next check agrees on %d new items; announcing them", run.source.name, len(new))
         return None
-    store.set_quarantine(ctx.db, run.source.name, now=iso(run.started), fingerprint=fingerprint, outcome="held")
+    store.set_quarantine(ctx.db, run.source.name, now=iso(run.started), fingerprint=fingerprint, outcome="held",
+                         fetches=run.log.take())
     error = f"{len(new)} of {total} items look new at once; held until the next check agrees"
     log.warning("%s: %s", run.source.name, error)
     return CheckResult(run.source.name, "held", total, 0, 0, error=error)
@@ -209,7 +210,7 @@ async def _understand(ctx: Context, run: _Run, new: list[tuple[str, ListItem]], 
         if source.follow_details and i < source.max_new_details and blocked is None:
             try:
                 fetched = await fetch_logged(ctx, source.name, item.url, purpose="detail", referer=referer,
-                                             obey_robots=not source.ignore_robots)
+                                             log=run.log, obey_robots=not source.ignore_robots)
                 detail = parse_detail(fetched.text, fetched.final_url)
             except ScraperError as e:
                 error = str(e)
@@ -243,7 +244,8 @@ def _failed(ctx: Context, run: _Run, outcome: str, error: str) -> CheckResult:
         backoff = health.blocked_backoff(ctx.settings.health, blocks, run.started)
     try:
         count = store.record_failure(ctx.db, source.name, now=now, outcome=outcome, error=error, events=events,
-                                     deliveries=plan(events, ctx.settings.subscribers), backoff_until=backoff)
+                                     deliveries=plan(events, ctx.settings.subscribers), backoff_until=backoff,
+                                     fetches=run.log.take())
     except Exception:  # the database itself is the problem: report, do not crash the cycle
         log.critical("%s: could not record the failure", source.name, exc_info=True)
     result = CheckResult(source.name, outcome, error=error)
@@ -263,19 +265,21 @@ async def backfill(ctx: Context, source: Source, *, pages: int, details: bool = 
     """
     run = _Run(source, store.source_state(ctx.db, source.name), utcnow())
     try:
-        listing = await read_list(functools.partial(fetch_logged, ctx, source.name, purpose="backfill",
+        listing = await read_list(functools.partial(fetch_logged, ctx, source.name, purpose="backfill", log=run.log,
                                                     obey_robots=not source.ignore_robots), source, pages=pages)
     except ScraperError as e:
+        store.record_fetches(ctx.db, run.log.take())
         return CheckResult(source.name, "error", error=str(e))
     items = diff.keyed(source.name, listing.items)
     new = diff.new_keys(list(items), store.known_keys(ctx.db, source.name, list(items)))
     pairs = [(k, items[k]) for k in new]
     if details:
-        announcements = await _understand(ctx, dataclasses.replace(run, source=dataclasses.replace(
-            source, max_new_details=len(pairs) or 1)), pairs, referer=listing.first.final_url)
+        every = dataclasses.replace(source, max_new_details=max(1, len(pairs)))
+        announcements = await _understand(ctx, dataclasses.replace(run, source=every), pairs,
+                                          referer=listing.first.final_url)
     else:
         announcements = [diff.announcement(source.name, k, item, None) for k, item in pairs]
-    added = store.record_history(ctx.db, announcements, now=iso(run.started))
+    added = store.record_history(ctx.db, announcements, now=iso(run.started), fetches=run.log.take())
     return _done(CheckResult(source.name, "backfilled", len(items), added, 0, adapter=listing.adapter,
                              pages=listing.pages))
 

@@ -356,3 +356,17 @@ def test_e2e_malformed_reply_is_read_and_xxe_reply_raises(site: FixtureServer) -
     assert len(_read(site, source).items) == 5 + 4
     with pytest.raises(ParseError, match=r"dataproxy\.jsp\?page=3&.*refused"):
         _read(site, _source(site.url(column), pages=3, params={"per_page": "5"}))
+
+
+def test_a_record_with_unclosed_tags_does_not_spill_into_the_next() -> None:
+    records = [
+        "<li><a href='/art/2026/11/1/art_1659217_1.html' title='第一条通知'>第一条通知<span>2026-11-01</span></li>",
+        "<li><a href='/art/2026/11/2/art_1659217_2.html' title='第二条通知'>第二条通知</a><span>2026-11-02</span></li>",
+        "<li><a href='/art/2026/11/3/art_1659217_3.html' title='第三条通知'>第三条通知</a><span>2026-11-03</span></li>",
+    ]
+    store = "".join(f"<record><![CDATA[{r}]]></record>" for r in records)
+    html = (f'<html><body><div id="5031616"><script type="text/xml"><datastore><recordset>{store}'
+            '</recordset></datastore></script></div></body></html>')
+    page = ADAPTER.parse(html, JXT, _source(JXT))
+    assert [(i.title, i.date) for i in page.items] == [
+        ("第一条通知", "2026-11-01"), ("第二条通知", "2026-11-02"), ("第三条通知", "2026-11-03")]

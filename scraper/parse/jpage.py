@@ -179,18 +179,43 @@ def _href(fragment: str | None) -> str | None:
 
 
 def _items(records: tuple[str, ...], url: str, source: Source) -> tuple[ListItem, ...]:
-    """Each record parsed on its own: the fragment (or ``selectors.item`` inside it) is the item."""
+    """All records parsed as one document, each in its own wrapper (one parse instead of one per record).
+
+    A record whose tags do not balance is parsed on its own, so its debris (an
+    unclosed ``<a>``) cannot leak into the next record.
+    """
     sel = source.selectors
-    per_record = Selectors(item=(sel.item if sel and sel.item else "body"),
+    inner = sel.item if sel and sel.item else None
+    per_record = Selectors(item=f"div.cw-record {inner}" if inner else "div.cw-record",
                            link=(sel.link if sel and sel.link not in (None, "a") else "a[href]"),
                            title=sel.title if sel else None, date=sel.date if sel else None)
-    out: dict[str, ListItem] = {}
+    wrapped, alone = [], []
     for html in records:
         if _TABLE_PART_RE.match(html):  # a bare <tr> outside a table would lose its cells
             html = f"<table><tbody>{html}</tbody></table>"
-        for item in static.parse(html, url, per_record).items:
+        (wrapped if _balanced(html) else alone).append(f'<div class="cw-record">{html}</div>')
+    out: dict[str, ListItem] = {}
+    for doc in ["".join(wrapped)] + alone:
+        for item in static.parse(f"<html><body>{doc}</body></html>", url, per_record).items:
             out.setdefault(item.url, item)
-    return tuple(out.values())
+    return tuple(out.values()) if not alone else _in_record_order(out, records)
+
+
+_BALANCE_TAGS = ("a", "li", "p", "span", "td", "tr")
+
+
+def _balanced(html: str) -> bool:
+    """Cheap check that a record closes what it opens."""
+    low = html.lower()
+    return all(len(re.findall(rf"<{t}[\s>]", low)) == low.count(f"</{t}>") for t in _BALANCE_TAGS)
+
+
+def _in_record_order(items: dict[str, ListItem], records: tuple[str, ...]) -> tuple[ListItem, ...]:
+    """Items in the order their records came, when some records were parsed apart."""
+    def pos(item: ListItem) -> int:
+        path = urlsplit(item.url).path
+        return next((i for i, r in enumerate(records) if path and path in r), len(records))
+    return tuple(sorted(items.values(), key=pos))
 
 
 def _datastore_script(tree, source_url: str, url: str) -> LexborNode:
