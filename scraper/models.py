@@ -77,6 +77,63 @@ class Detail:
     column: str | None
     body: str
     attachments: tuple[Attachment, ...] = ()
+    tables: tuple["Table", ...] = ()  # HTML tables in the body, as text rows (see scraper.parse.tables)
+
+
+# One table as text: rows of cell strings, merged cells expanded, empty rows dropped.
+Table = tuple[tuple[str, ...], ...]
+
+STAGES = ("call", "notice", "final", "revocation", "evaluation", "other")
+LEVELS = ("national", "provincial", "municipal", "county")
+ROLES = ("new", "review_passed", "renamed", "review_failed", "removed")
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """One batch / year inside a (possibly mixed) title, with its own stage."""
+
+    batch: int | None
+    year: int | None
+    review: bool
+    stage: str
+    support_year: int | None = None  # 第二批第二年 -> batch 2, support_year 2
+
+
+@dataclass(frozen=True)
+class Classification:
+    """What a title (and body) announces. ``as_dict()`` has exactly the documented keys."""
+
+    program: str | None  # a registry key, e.g. "sme-cluster"
+    program_name: str | None  # the phrase as written, normalised
+    level: str | None  # LEVELS
+    stage: str  # STAGES
+    review: bool
+    batch: int | None
+    year: int | None
+    cohorts: tuple[Cohort, ...]
+    region: str | None  # the issuing region, e.g. 浙江省, 嘉兴市, 平湖市
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "program": self.program, "program_name": self.program_name, "level": self.level,
+            "stage": self.stage, "review": self.review, "batch": self.batch, "year": self.year,
+            "cohorts": [dict(batch=c.batch, year=c.year, review=c.review, stage=c.stage) for c in self.cohorts],
+            "region": self.region,
+        }
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One selected enterprise, cluster, park or area."""
+
+    name: str  # normalised
+    raw_name: str  # as written
+    region: str | None  # the most specific place known, e.g. 平湖市
+    city: str | None  # its prefecture-level city, e.g. 嘉兴市 (None for national lists outside Zhejiang)
+    category: str | None  # tier or group heading, e.g. 核心区, 协同区
+    role: str  # ROLES
+    row: int | None  # row number (序号, else position) in its table or list
+    provenance: str  # "page" or "attachment:<sha256>"
 
 
 @dataclass(frozen=True)
