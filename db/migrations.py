@@ -126,3 +126,70 @@ def m002_health_and_attachments(db: Database) -> None:
             UNIQUE (announcement_key, url)
         )"""
     )
+
+
+@migrations()
+def m003_understanding(db: Database) -> None:
+    """Programs, batches, selected entities, classification columns and full-text search."""
+    for column, kind in (("program", "TEXT"), ("program_name", "TEXT"), ("level", "TEXT"), ("stage", "TEXT"),
+                         ("review", "INTEGER"), ("batch", "INTEGER"), ("year", "INTEGER"), ("region", "TEXT"),
+                         ("classification", "TEXT"), ("list_public", "INTEGER"), ("count_stated", "INTEGER"),
+                         ("count_found", "INTEGER"), ("count_problem", "TEXT")):
+        db.execute(f"ALTER TABLE announcements ADD COLUMN {column} {kind}")
+    db.execute(
+        """
+        CREATE TABLE programs (
+            key TEXT PRIMARY KEY,
+            name_zh TEXT NOT NULL,
+            name_en TEXT NOT NULL,
+            level TEXT
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE batches (
+            key TEXT PRIMARY KEY,
+            program TEXT NOT NULL,
+            year INTEGER,
+            batch INTEGER,
+            review INTEGER NOT NULL DEFAULT 0,
+            level TEXT,
+            first_seen TEXT NOT NULL,
+            notice_announcement TEXT REFERENCES announcements(key),
+            notice_date TEXT,
+            final_announcement TEXT REFERENCES announcements(key),
+            final_date TEXT
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE batch_announcements (
+            batch_key TEXT NOT NULL REFERENCES batches(key),
+            announcement_key TEXT NOT NULL REFERENCES announcements(key),
+            stage TEXT NOT NULL,
+            PRIMARY KEY (batch_key, announcement_key)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE selections (
+            id INTEGER PRIMARY KEY,
+            announcement_key TEXT NOT NULL REFERENCES announcements(key),
+            batch_key TEXT REFERENCES batches(key),
+            name TEXT NOT NULL,
+            raw_name TEXT NOT NULL,
+            region TEXT,
+            city TEXT,
+            category TEXT,
+            role TEXT NOT NULL,
+            row INTEGER,
+            provenance TEXT NOT NULL,
+            UNIQUE (announcement_key, provenance, name, role)
+        )"""
+    )
+    db.execute("ALTER TABLE attachments ADD COLUMN parse_error TEXT")
+    db.execute("ALTER TABLE attachments ADD COLUMN entities INTEGER")
+    db.execute("CREATE INDEX selections_name ON selections(name)")
+    db.execute("CREATE INDEX selections_batch ON selections(batch_key)")
+    # Full-text search for Chinese: trigram finds 3+ character queries; shorter ones use LIKE (db.search).
+    db.execute("CREATE VIRTUAL TABLE search_index USING fts5(kind UNINDEXED, ref UNINDEXED, text, tokenize='trigram')")

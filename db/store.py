@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from sqlite_utils import Database
 
 from db.connection import write
 from scraper.models import Announcement, Event, FetchRecord, PlannedDelivery, StoredFile
+from scraper.understand import BatchState, Understanding
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def commit_check(
     deliveries: Sequence[PlannedDelivery], baseline: bool,
     etag: str | None, last_modified: str | None, outcome: str,
     list_bytes: int | None = None, adapter: str | None = None, files: Sequence[StoredFile] = (),
-    fetches: Sequence[FetchRecord] = (),
+    fetches: Sequence[FetchRecord] = (), understood: Mapping[str, Understanding] | None = None,
 ) -> CheckWrite:
     """Store one valid check in a single transaction, before anything is sent.
 
@@ -170,6 +171,9 @@ def commit_check(
         new = sum(_insert_announcement(db, a, now, baseline) for a in announcements)
         for f in files:
             upsert_file(db, f, now)
+        for a in announcements:
+            if understood and a.key in understood:
+                _insert_understanding(db, a, understood[a.key], now)
         for chunk in _chunks(seen_keys):
             db.execute(
                 f"UPDATE announcements SET last_seen = ? WHERE source = ? AND key IN ({','.join('?' * len(chunk))})",
@@ -239,6 +243,9 @@ def record_recheck(db: Database, key: str, *, now: str, content_hash: str | None
         db.execute("UPDATE announcements SET detail_checked_at = ? WHERE key = ?", [now, key])
         for f in files:
             upsert_file(db, f, now)
+        for a in announcements:
+            if understood and a.key in understood:
+                _insert_understanding(db, a, understood[a.key], now)
         _insert_events(db, events, deliveries, now)
 
 
@@ -255,6 +262,58 @@ def record_history(db: Database, announcements: Sequence[Announcement], *, now: 
         return sum(_insert_announcement(db, a, now, True) for a in announcements)
 
 
+def _insert_understanding(db: Database, a: Announcement, u: Understanding, now: str) -> None:
+    """Classification columns, the batch and its link, the selected entities, the search index."""
+    c = u.classification
+    db.execute(
+        "UPDATE announcements SET program = ?, program_name = ?, level = ?, stage = ?, review = ?, batch = ?, "
+        "year = ?, region = ?, classification = ?, list_public = ?, count_stated = ?, count_found = ?, "
+        "count_problem = ? WHERE key = ?",
+        [c.program, c.program_name, c.level, c.stage, int(c.review), c.batch, c.year, c.region,
+         json.dumps(c.as_dict(), ensure_ascii=False), int(u.list_public), u.count_stated,
+         len(u.entities) if u.entities else None, u.count_problem, a.key],
+    )
+    key = u.batch_key
+    if key is not None:
+        db.execute("INSERT INTO batches (key, program, year, batch, review, level, first_seen) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+                   [key, c.program, c.year, c.batch, int(c.review), c.level, now])
+        if c.stage in ("notice", "final"):
+            db.execute(f"UPDATE batches SET {c.stage}_announcement = COALESCE({c.stage}_announcement, ?), "
+                       f"{c.stage}_date = COALESCE({c.stage}_date, ?) WHERE key = ?", [a.key, a.pub_date or now[:10], key])
+        db.execute("INSERT OR IGNORE INTO batch_announcements (batch_key, announcement_key, stage) VALUES (?, ?, ?)",
+                   [key, a.key, c.stage])
+    for e in u.entities:
+        cur = db.execute(
+            "INSERT OR IGNORE INTO selections (announcement_key, batch_key, name, raw_name, region, city, category, "
+            "role, row, provenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [a.key, key, e.name, e.raw_name, e.region, e.city, e.category, e.role, e.row, e.provenance])
+        if cur.rowcount:
+            db.execute("INSERT INTO search_index (kind, ref, text) VALUES ('entity', ?, ?)", [a.key, e.name])
+
+
+def batch_states(db: Database, keys: Iterable[str]) -> dict[str, BatchState]:
+    """What is already stored about these batches (for the batch events)."""
+    out = {}
+    for key in set(keys):
+        row = db.execute("SELECT notice_announcement, final_announcement FROM batches WHERE key = ?", [key]).fetchone()
+        if row is None:
+            out[key] = BatchState(key)
+            continue
+        notice = frozenset(r[0] for r in db.execute("SELECT name FROM selections WHERE announcement_key = ?", [row[0]]))
+        known = frozenset(r[0] for r in db.execute("SELECT name FROM selections WHERE batch_key = ?", [key]))
+        out[key] = BatchState(key, True, row[0], row[1], notice, known)
+    return out
+
+
+def sync_programs(db: Database, programs: Iterable[tuple[str, str, str, str | None]]) -> None:
+    with write(db):
+        for key, zh, en, level in programs:
+            db.execute("INSERT INTO programs (key, name_zh, name_en, level) VALUES (?, ?, ?, ?) ON CONFLICT(key) "
+                       "DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en, level = excluded.level",
+                       [key, zh, en, level])
+
+
 def _insert_announcement(db: Database, a: Announcement, now: str, baseline: bool) -> int:
     cur = db.execute(
         "INSERT OR IGNORE INTO announcements (key, source, url, title, pub_date, issuer, first_seen, "
@@ -264,6 +323,9 @@ def _insert_announcement(db: Database, a: Announcement, now: str, baseline: bool
          json.dumps([asdict(x) for x in a.attachments], ensure_ascii=False), a.detail_error, int(baseline),
          now if a.body else None],
     )
+    if cur.rowcount:
+        db.execute("INSERT INTO search_index (kind, ref, text) VALUES ('announcement', ?, ?)",
+                   [a.key, f"{a.title}\n{a.body}"])
     return cur.rowcount
 
 

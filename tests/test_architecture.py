@@ -13,7 +13,7 @@ PACKAGES = ("config", "db", "notifier", "scraper")
 # A module may import only from layers at or below its own.
 LAYER = {
     "config": 0, "scraper.models": 0, "scraper.errors": 0, "scraper.timeutil": 0, "scraper.text": 0,
-    "scraper.decode": 1, "scraper.blocked": 1, "scraper.parse": 1, "scraper.diff": 1,
+    "scraper.decode": 1, "scraper.blocked": 1, "scraper.parse": 1, "scraper.diff": 1, "scraper.understand": 1,
     "scraper.fetch": 1, "scraper.archive": 1, "scraper.robots": 0, "scraper.health": 1,
     "db": 2,
     "notifier": 3,

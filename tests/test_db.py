@@ -36,7 +36,8 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     open_db(tmp_path / "cw.db").close()
     db = open_db(tmp_path / "cw.db")
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["m001_initial", "m002_health_and_attachments"] and migrations.pending(db) == []
+    assert applied == ["m001_initial", "m002_health_and_attachments", "m003_understanding"]
+    assert migrations.pending(db) == []
 
 
 def test_commit_check_is_all_or_nothing(tmp_path: Path) -> None:
