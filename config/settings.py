@@ -142,6 +142,8 @@ class Settings:
     health: Health = field(default_factory=Health)
     attachments: Attachments = field(default_factory=Attachments)
     extra_ca: Mapping[str, Path] = field(default_factory=dict)  # host -> CA bundle for incomplete chains
+    programs: tuple[Mapping[str, object], ...] = ()  # user-defined programs, added to config/programs.toml
+    regions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # extra places: city -> its counties
     smtp: Smtp | None = None
     sources: tuple[Source, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()

@@ -13,8 +13,8 @@ from config.settings import Channel, Filters, Source, Subscriber
 
 
 CHANNEL_KINDS = ("email", "webhook", "console")
-EVENT_TYPES = ("announcement.new", "source.failing", "source.recovered", "attachment.changed",
-               "announcement.revised")
+EVENT_TYPES = ("announcement.new", "new_batch", "stage_advanced", "selections_added", "list_changed",
+               "announcement_revised", "attachment_replaced", "source.failing", "source.recovered", "delivery.dead")
 
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")

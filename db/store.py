@@ -194,14 +194,15 @@ def upsert_file(db: Database, f: StoredFile, now: str) -> None:
     """Record an attachment download. A failed download keeps the last good hash."""
     db.execute(
         "INSERT INTO attachments (announcement_key, url, text, sha256, bytes, content_type, first_fetched, "
-        "last_fetched, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "last_fetched, error, parse_error, entities) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(announcement_key, url) DO UPDATE SET text = excluded.text, "
         "sha256 = COALESCE(excluded.sha256, sha256), bytes = COALESCE(excluded.bytes, bytes), "
         "content_type = COALESCE(excluded.content_type, content_type), "
         "first_fetched = COALESCE(first_fetched, excluded.first_fetched), "
-        "last_fetched = COALESCE(excluded.last_fetched, last_fetched), error = excluded.error",
+        "last_fetched = COALESCE(excluded.last_fetched, last_fetched), error = excluded.error, "
+        "parse_error = excluded.parse_error, entities = COALESCE(excluded.entities, entities)",
         [f.announcement_key, f.url, f.text, f.sha256, f.bytes, f.content_type, now if f.sha256 else None,
-         now if f.sha256 else None, f.error],
+         now if f.sha256 else None, f.error, f.parse_error, f.entities],
     )
 
 

@@ -47,11 +47,15 @@ def render(*, key: str, event_type: str, event_key: str, created_at: str, payloa
 
 
 _PREFIX = {
+    "new_batch": "NEW BATCH: ",
+    "stage_advanced": "FINAL LIST: ",
+    "selections_added": "SELECTED: ",
+    "list_changed": "LIST CHANGED: ",
     "source.failing": "FAILING: ",
     "source.recovered": "RECOVERED: ",
     "delivery.dead": "UNDELIVERED: ",
-    "announcement.revised": "REVISED: ",
-    "attachment.changed": "ATTACHMENT CHANGED: ",
+    "announcement_revised": "REVISED: ",
+    "attachment_replaced": "ATTACHMENT CHANGED: ",
 }
 _HEADING = {"announcement.new": "New announcement: ", **_PREFIX}
 _FIELDS = (("Source", "source"), ("Published", "pub_date"), ("Issuer", "issuer"), ("Failed checks", "failures"),

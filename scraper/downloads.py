@@ -5,8 +5,8 @@
   with sha256 and kept by content. One failed file is recorded with its error;
   the announcement and its other files are kept.
 * Recent announcements still on the list are re-read a few at a time. A
-  changed page text is ``announcement.revised``; a known attachment whose
-  bytes changed is ``attachment.changed``. Both go to subscribers like news.
+  changed page text is ``announcement_revised``; a known attachment whose
+  bytes changed is ``attachment_replaced``. Both go to subscribers like news.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from scraper import diff
 from scraper.archive import Archive
 from scraper.context import Context, FetchLog, fetch_logged
 from scraper.errors import ScraperError
-from scraper.models import Announcement, Attachment, Event, StoredFile
+from scraper.models import Attachment, Event, StoredFile
 from scraper.parse import parse_detail
 from scraper.timeutil import iso, utcnow
 
 log = logging.getLogger("clusterwatch.downloads")
-REVISED = "announcement.revised"
-FILE_CHANGED = "attachment.changed"
+REVISED = "announcement_revised"
+FILE_CHANGED = "attachment_replaced"
 
 
 async def download(ctx: Context, source: Source, key: str, attachments: Sequence[Attachment],
@@ -51,15 +51,6 @@ async def download(ctx: Context, source: Source, key: str, attachments: Sequence
             continue
         out.append(StoredFile(key, att.url, att.text, sha, len(fetched.body), fetched.headers.get("content-type")))
     return out
-
-
-async def download_all(ctx: Context, source: Source, announcements: Sequence[Announcement],
-                       fetch_log: FetchLog) -> list[StoredFile]:
-    files: list[StoredFile] = []
-    for a in announcements:
-        if a.attachments:
-            files += await download(ctx, source, a.key, a.attachments, a.url, fetch_log)
-    return files
 
 
 async def recheck(ctx: Context, source: Source, keys_on_list: Sequence[str]) -> int:

@@ -177,7 +177,9 @@ class StoredFile:
     sha256: str | None = None
     bytes: int | None = None
     content_type: str | None = None
-    error: str | None = None
+    error: str | None = None  # why the download failed
+    parse_error: str | None = None  # why the downloaded file could not be read as a list
+    entities: int | None = None  # entities read from it
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,13 @@ from config import Source
 from db import Database, store
 from db.store import SourceState
 from notifier.routing import plan
-from scraper import diff, downloads, health
+from scraper import analyse, diff, downloads, health
 from scraper.errors import Blocked, Broken, FetchError, ParseError, ScraperError
 from scraper.context import Context, FetchLog, fetch_logged
 from scraper.listing import ListRead, read_list
-from scraper.models import Announcement, Detail, Event, ListItem
+from scraper.archive import Archive
+from scraper.models import Announcement, Detail, Event, ListItem, StoredFile
+from scraper.understand import Understanding
 from scraper.parse import parse_detail
 from scraper.timeutil import iso, parse_iso, utcnow
 
@@ -151,13 +153,20 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         held = _hold(ctx, run, new, len(keys))
         if held:
             return held
+    k = analyse.knowledge(ctx.settings)
     if silent:
-        announcements = [diff.announcement(source.name, k, items[k], None) for k in new]
+        pairs = [(diff.announcement(source.name, key, items[key], None), None) for key in new]
+        understood = {a.key: analyse.title_only(a, k) for a, _ in pairs}
+        files: list[StoredFile] = []
     else:
-        announcements = await _understand(ctx, run, [(k, items[k]) for k in new], referer=listing.first.final_url)
-    files = [] if silent else await downloads.download_all(ctx, source, announcements, run.log)
+        pairs = await _understand(ctx, run, [(key, items[key]) for key in new], referer=listing.first.final_url)
+        understood, files = await _analyse(ctx, run, pairs, k)
+    announcements = [a for a, _ in pairs]
     events = [] if silent else [diff.event_for(a) for a in announcements]
-    texts = {e.key: f"{a.title}\n{a.body}" for e, a in zip(events, announcements)}
+    if not silent:
+        states = store.batch_states(ctx.db, [u.batch_key for u in understood.values() if u.batch_key])
+        events += analyse.batch_events([(a, understood[a.key]) for a in announcements], states)
+    texts = {e.key: _search_text(e, announcements, understood) for e in events}
     events_all = events + _recovery(ctx, run)
     deliveries = plan(events_all, ctx.settings.subscribers, texts)
     outcome = "baseline" if baseline else ("new" if new else "unchanged")
@@ -167,6 +176,7 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         announcements=announcements, events=events_all, deliveries=deliveries, baseline=silent,
         etag=_validator(first.headers.get("etag")), last_modified=_validator(first.headers.get("last-modified")),
         outcome=outcome, list_bytes=len(first.body), adapter=listing.adapter, files=files, fetches=run.log.take(),
+        understood=understood,
     )
     if not baseline:
         await downloads.recheck(ctx, source, [k for k in keys if k in seen])
@@ -195,7 +205,31 @@ def _validator(value: str | None) -> str | None:
     return None
 
 
-async def _understand(ctx: Context, run: _Run, new: list[tuple[str, ListItem]], referer: str) -> list[Announcement]:
+async def _analyse(ctx: Context, run: _Run, pairs: list[tuple[Announcement, Detail | None]],
+                   k: "analyse.Knowledge") -> tuple[dict[str, Understanding], list[StoredFile]]:
+    """Download each new announcement's attachments, then classify it and collect its entities."""
+    archive = Archive.beside(ctx.settings.database)
+    understood: dict[str, Understanding] = {}
+    files: list[StoredFile] = []
+    for a, detail in pairs:
+        got = await downloads.download(ctx, run.source, a.key, a.attachments, a.url, run.log) if a.attachments else []
+        understood[a.key], parsed = analyse.analyse(a, detail, got, archive, k)
+        files += parsed
+    return understood, files
+
+
+def _search_text(event: Event, announcements: list[Announcement], understood: dict[str, Understanding]) -> str:
+    """What keyword filters search: title, body and entity names."""
+    a = next((x for x in announcements if x.key == event.announcement_key), None)
+    if a is None:
+        return ""
+    u = understood.get(a.key)
+    names = " ".join(e.name for e in u.entities) if u else ""
+    return f"{a.title}\n{a.body}\n{names}"
+
+
+async def _understand(ctx: Context, run: _Run, new: list[tuple[str, ListItem]],
+                      referer: str) -> list[tuple[Announcement, Detail | None]]:
     """Follow new items to their detail pages (at most ``max_new_details`` per check).
 
     A failed detail page still alerts, with the list entry only. After a block,
@@ -216,7 +250,7 @@ async def _understand(ctx: Context, run: _Run, new: list[tuple[str, ListItem]], 
                 error = str(e)
                 blocked = f"not fetched: the site blocked an earlier detail page ({e})" if isinstance(e, Blocked) else None
                 log.warning("%s: detail page failed, alerting with the list entry only: %s", source.name, e)
-        out.append(diff.announcement(source.name, key, item, detail, error))
+        out.append((diff.announcement(source.name, key, item, detail, error), detail))
     return out
 
 
@@ -275,8 +309,8 @@ async def backfill(ctx: Context, source: Source, *, pages: int, details: bool = 
     pairs = [(k, items[k]) for k in new]
     if details:
         every = dataclasses.replace(source, max_new_details=max(1, len(pairs)))
-        announcements = await _understand(ctx, dataclasses.replace(run, source=every), pairs,
-                                          referer=listing.first.final_url)
+        announcements = [a for a, _ in await _understand(ctx, dataclasses.replace(run, source=every), pairs,
+                                                         referer=listing.first.final_url)]
     else:
         announcements = [diff.announcement(source.name, k, item, None) for k, item in pairs]
     added = store.record_history(ctx.db, announcements, now=iso(run.started), fetches=run.log.take())

@@ -374,8 +374,8 @@ def test_a_replaced_attachment_and_a_revised_page_are_events(tmp_path: Path, sit
     with mock.patch.object(downloads, "utcnow", lambda: later):
         (r,) = once(settings, db).results
     types = sorted(t for (t,) in db.execute("select type from events"))
-    assert types == ["announcement.new", "announcement.revised", "attachment.changed"]
-    payload = json.loads(db.execute("select payload from events where type = 'attachment.changed'").fetchone()[0])
+    assert types == ["announcement.new", "announcement_revised", "attachment_replaced"]
+    payload = json.loads(db.execute("select payload from events where type = 'attachment_replaced'").fetchone()[0])
     assert payload["old_sha256"] != payload["new_sha256"] and payload["attachment_text"] == "附件：名单.pdf"
     assert db.execute("select count(*) from deliveries").fetchone()[0] == 3  # desk's console, once per event
     # nothing changes on the next re-read: no new events
