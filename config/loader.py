@@ -74,8 +74,34 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
     unique(root, "subscribers", [s.name for s in subscribers])
     if any(c.kind == "email" for s in subscribers for c in s.channels) and kwargs["smtp"] is None:
         raise root.err("smtp", "is required when a subscriber has an email channel")
+    kwargs["programs"] = _programs(root)
+    kwargs["regions"] = _regions(root.table("regions"))
     root.done()
     return Settings(sources=sources, subscribers=subscribers, **kwargs)
+
+
+def _programs(root: Node) -> tuple[dict[str, Any], ...]:
+    """``[[programs]]``: the user's own programs, checked now by building the registry with them."""
+    from config.programs import load_registry
+
+    tables = tuple(dict(n.data) for n in root.tables("programs"))
+    try:
+        load_registry(tables)
+    except ConfigError as e:
+        raise ConfigError(root.file, e.path, e.problem) from None
+    return tables
+
+
+def _regions(n: Node | None) -> dict[str, tuple[str, ...]]:
+    """``[regions]``: extra places, ``city = ["county", ...]``, added to config/regions.toml."""
+    if n is None:
+        return {}
+    out = {}
+    for city in n.data:
+        names = n.strings(city)
+        out[city] = names
+    n.done()
+    return out
 
 
 def _politeness(n: Node | None) -> Politeness:

@@ -122,11 +122,7 @@ def check(source_or_url: str, config_path: str, as_json: bool, kind: str | None,
 
 def _check_target(source_or_url: str, config_path: str) -> tuple[Settings, Source]:
     if source_or_url.startswith(("http://", "https://")):
-        if Path(config_path).exists():
-            settings = _load(config_path)
-        else:
-            settings = Settings(path=Path(config_path), database=Path(os.devnull))
-        return settings, Source(name="adhoc", url=source_or_url)
+        return _optional_settings(config_path), Source(name="adhoc", url=source_or_url)
     settings = _load(config_path)
     source = settings.source(source_or_url)
     if source is None:
@@ -191,6 +187,65 @@ def backfill(source_name: str, config_path: str, pages: int, details: bool) -> N
     click.echo(str(result))
     if not result.ok:
         raise SystemExit(1)
+
+
+@main.command("classify")
+@click.argument("titles", nargs=-1, required=True)
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per title (the default is one line each).")
+def classify_cmd(titles: tuple[str, ...], config_path: str, as_json: bool) -> None:
+    """Say what each title announces: program, level, stage, review, batch, year, cohorts, region."""
+    from scraper.analyse import knowledge
+    from scraper.classify import classify
+
+    registry = knowledge(_optional_settings(config_path)).registry
+    for title in titles:
+        c = classify(title, None, registry).as_dict()
+        if as_json:
+            click.echo(json.dumps(c, ensure_ascii=False))
+        else:
+            fields = " ".join(f"{k}={v}" for k, v in c.items() if k != "cohorts" and v not in (None, False))
+            click.echo(f"{title}\n    {fields}")
+
+
+@main.command()
+@click.argument("url_or_file")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def extract(url_or_file: str, config_path: str, as_json: bool) -> None:
+    """Read one detail page (URL or saved .html) or attachment: fields, classification, attachments, entities."""
+    from scraper.attachments import AttachmentError
+    from scraper.errors import ScraperError
+    from scraper.extractor import extract as run_extract
+
+    settings = _optional_settings(config_path)
+    try:
+        report = asyncio.run(run_extract(settings, url_or_file))
+    except (ScraperError, AttachmentError, OSError) as e:
+        raise click.ClickException(f"{url_or_file}: {e}") from None
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    for key in ("title", "url", "file", "pub_date", "issuer"):
+        if report.get(key):
+            click.echo(f"{key}: {report[key]}")
+    c = report["classification"]
+    click.echo("classification: " + " ".join(f"{k}={v}" for k, v in c.items() if k != "cohorts" and v is not None))
+    for a in report.get("attachments", []):
+        click.echo(f"attachment: {a['text']} ({a['entities'] or 0} entities) {a['error'] or a['parse_error'] or ''}")
+    if report.get("count_problem"):
+        click.echo(f"count check: {report['count_problem']}")
+    click.echo(f"entities ({len(report['entities'])}):")
+    for e in report["entities"]:
+        where = "/".join(dict.fromkeys(x for x in (e["city"], e["region"]) if x))
+        click.echo(f"  {e['row'] or '-':>4}  {e['name']}  [{where or '?'}]  {e['category'] or ''} {e['role']}")
+
+
+def _optional_settings(config_path: str) -> Settings:
+    """The config when there is one; built-in defaults otherwise (for one-off commands)."""
+    if Path(config_path).exists():
+        return _load(config_path)
+    return Settings(path=Path(config_path), database=Path(os.devnull))
 
 
 @main.group("config")

@@ -14,11 +14,13 @@ PACKAGES = ("config", "db", "notifier", "scraper")
 LAYER = {
     "config": 0, "scraper.models": 0, "scraper.errors": 0, "scraper.timeutil": 0, "scraper.text": 0,
     "scraper.decode": 1, "scraper.blocked": 1, "scraper.parse": 1, "scraper.diff": 1, "scraper.understand": 1,
+    "scraper.cnnum": 0, "scraper.titles": 1, "scraper.classify": 1, "scraper.entities": 1, "scraper.attachments": 1,
+    "scraper.entity_corpus": 4, "scraper.evaluate": 5,
     "scraper.fetch": 1, "scraper.archive": 1, "scraper.robots": 0, "scraper.health": 1,
     "db": 2,
     "notifier": 3,
     "scraper.listing": 2, "scraper.context": 3.5, "scraper.downloads": 3.7, "scraper.pipeline": 4, "scraper.checker": 4,
-    "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
+    "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }
 HOMES = {
@@ -29,6 +31,10 @@ HOMES = {
     "apscheduler": {"scraper.schedule"},
     "smtplib": {"notifier.email"},
     "aiosmtpd": {"scraper.demo"},
+    "openpyxl": {"scraper.attachments"},
+    "xlrd": {"scraper.attachments"},
+    "docx": {"scraper.attachments"},
+    "pdfplumber": {"scraper.attachments"},
 }
 
 
