@@ -244,9 +244,6 @@ def record_recheck(db: Database, key: str, *, now: str, content_hash: str | None
         db.execute("UPDATE announcements SET detail_checked_at = ? WHERE key = ?", [now, key])
         for f in files:
             upsert_file(db, f, now)
-        for a in announcements:
-            if understood and a.key in understood:
-                _insert_understanding(db, a, understood[a.key], now)
         _insert_events(db, events, deliveries, now)
 
 
@@ -351,7 +348,9 @@ def _insert_delivery(db: Database, d: PlannedDelivery, now: str) -> int:
 def overview(db: Database) -> dict[str, dict[str, object]]:
     """Per source: its stored state plus how many announcements are known (for ``status``)."""
     cur = db.execute(
-        "SELECT s.*, (SELECT count(*) FROM announcements a WHERE a.source = s.name) AS items_known FROM sources s"
+        "SELECT s.*, (SELECT count(*) FROM announcements a WHERE a.source = s.name) AS items_known, "
+        "(SELECT group_concat(a.title || ': ' || a.count_problem, '\n') FROM announcements a "
+        " WHERE a.source = s.name AND a.count_problem IS NOT NULL) AS count_problems FROM sources s"
     )
     cols = [c[0] for c in cur.description]
     return {row[0]: dict(zip(cols, row)) for row in cur.fetchall()}

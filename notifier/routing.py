@@ -16,6 +16,11 @@ from scraper.models import Event, PlannedDelivery
 
 # Events about the service itself rather than about announcements; only operators get them.
 OPERATOR_EVENTS = frozenset({"source.failing", "source.recovered", "delivery.dead"})
+# What a subscriber without an `event_types` filter gets: one alert per announcement (its payload
+# carries the program, stage, batch and entities) plus revisions. The finer batch events
+# (new_batch, stage_advanced, selections_added, list_changed) are opt-in, so nobody gets three
+# messages about one page.
+DEFAULT_EVENT_TYPES = frozenset({"announcement.new", "announcement_revised", "attachment_replaced"}) | OPERATOR_EVENTS
 
 
 def delivery_key(subscriber: str, channel: str, event_key: str) -> str:
@@ -41,7 +46,7 @@ def matches(sub: Subscriber, event: Event, text: str | None = None) -> bool:
         return False  # source health and dead deliveries are for operators only
     if f.sources and event.source not in f.sources:
         return False
-    if f.event_types and event.type not in f.event_types:
+    if event.type not in (f.event_types or DEFAULT_EVENT_TYPES):
         return False
     if f.keywords and not operator_event:
         if text is None:

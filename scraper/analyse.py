@@ -55,8 +55,9 @@ def analyse(a: Announcement, detail: Detail | None, files: Sequence[StoredFile],
     c = classify(a.title, a.body or None, k.registry)
     found: list[Entity] = []
     if detail is not None:
-        found += ents.from_tables(detail.tables, regions=k.regions, role="new", provenance="page")
-        found += ents.from_lines(detail.body, regions=k.regions, role="new", provenance="page")
+        role = ents.role_of(a.title)  # a 复核通过 page lists review_passed entities
+        found += ents.from_tables(detail.tables, regions=k.regions, role=role, provenance="page")
+        found += ents.from_lines(detail.body, regions=k.regions, role=role, provenance="page")
     parsed = []
     for f in files:
         f, more = _from_file(f, archive, k)

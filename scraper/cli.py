@@ -152,6 +152,8 @@ def status(config_path: str, as_json: bool) -> None:
     for r in rows:
         if r["last_error"]:
             click.echo(f"{r['source']}: {r['last_error']}")
+        for problem in r["count_problems"]:
+            click.echo(f"{r['source']}: list count mismatch: {problem}")
 
 
 def _width(text: str) -> int:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from scraper.models import Announcement, Detail, Event, ListItem
 from scraper.text import canonical_url, clean
@@ -67,8 +67,11 @@ def announcement(source: str, key: str, item: ListItem, detail: Detail | None,
     )
 
 
-def event_for(a: Announcement) -> Event:
-    """The ``announcement.new`` event; its key depends only on the announcement key."""
+def event_for(a: Announcement, extra: Mapping[str, Any] | None = None) -> Event:
+    """The ``announcement.new`` event; its key depends only on the announcement key.
+
+    ``extra`` adds what the announcement was understood to mean (program, stage, entities).
+    """
     payload = {
         "source": a.source,
         "url": a.url,
@@ -78,6 +81,7 @@ def event_for(a: Announcement) -> Event:
         "excerpt": a.body[:500],
         "attachments": [{"url": x.url, "text": x.text} for x in a.attachments],
         "detail_error": a.detail_error,
+        **(extra or {}),
     }
     return Event(key=f"{NEW_ANNOUNCEMENT}:{a.key}", type=NEW_ANNOUNCEMENT, source=a.source,
                  announcement_key=a.key, payload=payload)

@@ -37,6 +37,7 @@ from scraper.context import Context, FetchLog, fetch_logged
 from scraper.listing import ListRead, read_list
 from scraper.archive import Archive
 from scraper.models import Announcement, Detail, Event, ListItem, StoredFile
+from scraper import understand
 from scraper.understand import Understanding
 from scraper.parse import parse_detail
 from scraper.timeutil import iso, parse_iso, utcnow
@@ -162,7 +163,7 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         pairs = await _understand(ctx, run, [(key, items[key]) for key in new], referer=listing.first.final_url)
         understood, files = await _analyse(ctx, run, pairs, k)
     announcements = [a for a, _ in pairs]
-    events = [] if silent else [diff.event_for(a) for a in announcements]
+    events = [] if silent else [diff.event_for(a, understand.payload(a, understood[a.key])) for a in announcements]
     if not silent:
         states = store.batch_states(ctx.db, [u.batch_key for u in understood.values() if u.batch_key])
         events += analyse.batch_events([(a, understood[a.key]) for a in announcements], states)

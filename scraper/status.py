@@ -30,6 +30,7 @@ def source_status(settings: Settings) -> list[dict[str, Any]]:
             "failing_since": row.get("failing_since"),
             "backoff_until": row.get("backoff_until"),
             "items_known": row.get("items_known") or 0,
+            "count_problems": (row.get("count_problems") or "").splitlines(),
             "next_run": iso(nxt) if nxt else None,
         })
     db.close()

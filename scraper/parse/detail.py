@@ -3,8 +3,9 @@
 Title, publish date and issuing office come from ``ArticleTitle``, ``PubDate``
 and ``ContentSource``; the fallbacks are the page's ``<h1>`` / ``<title>`` and
 the ``发布日期: ... 来源: ...`` line. The body is the first known content
-container, without scripts and styles. Attachment links are recorded with
-their link text.
+container, without scripts and styles; its HTML tables are also kept as text
+rows (``scraper.parse.tables``). Attachment links are recorded with their link
+text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from scraper.models import Attachment, Detail
 from scraper.parse.common import parse_html
 from scraper.text import clean, resolve
 from scraper.parse.dates import find_date
+from scraper.parse.tables import tables as html_tables
 
 BODY_SELECTORS = (
     "#zoom", ".zoom", "#zoomcon", "div.TRS_Editor", "div.TRS_UEDITOR", "#UCAP-CONTENT",
@@ -58,8 +60,9 @@ def parse(html: str, page_url: str) -> Detail:
         source = m.group(1) if m else None
     body = _text(body_node) if body_node is not None else ""
     attachments = _attachments(body_node if body_node is not None else tree.body, page_url)
+    tables = html_tables(body_node) if body_node is not None else ()
     return Detail(url=page_url, title=clean(title) or None, pub_date=pub_date, source=clean(source) or None,
-                  column=clean(meta.get("columnname")) or None, body=body, attachments=attachments)
+                  column=clean(meta.get("columnname")) or None, body=body, attachments=attachments, tables=tables)
 
 
 def _meta(tree) -> dict[str, str]:
