@@ -304,6 +304,29 @@ def batch_states(db: Database, keys: Iterable[str]) -> dict[str, BatchState]:
     return out
 
 
+def search(db: Database, text: str, limit: int = 50) -> list[dict[str, object]]:
+    """Announcements whose title, body or entities contain ``text``, newest first.
+
+    Trigram FTS for queries of three or more characters; two-character Chinese
+    queries (名单, 集群) fall back to LIKE, which trigram cannot answer.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    if len(text) >= 3:
+        quoted = '"' + text.replace('"', '""') + '"'
+        refs = "SELECT ref FROM search_index WHERE search_index MATCH ?"
+        args: list[object] = [quoted]
+    else:
+        refs = "SELECT ref FROM search_index WHERE text LIKE ? ESCAPE '\\'"
+        args = ["%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"]
+    cur = db.execute(
+        f"SELECT key, source, title, url, pub_date, program, stage FROM announcements WHERE key IN ({refs}) "
+        "ORDER BY COALESCE(pub_date, first_seen) DESC LIMIT ?", [*args, limit])
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
 def sync_programs(db: Database, programs: Iterable[tuple[str, str, str, str | None]]) -> None:
     with write(db):
         for key, zh, en, level in programs:

@@ -58,7 +58,8 @@ _PREFIX = {
     "attachment_replaced": "ATTACHMENT CHANGED: ",
 }
 _HEADING = {"announcement.new": "New announcement: ", **_PREFIX}
-_FIELDS = (("Source", "source"), ("Published", "pub_date"), ("Issuer", "issuer"), ("Failed checks", "failures"),
+_FIELDS = (("Program", "program_name"), ("Level", "level"), ("Stage", "stage"), ("Batch", "batch"),
+           ("Year", "year"), ("Source", "source"), ("Published", "pub_date"), ("Issuer", "issuer"), ("Failed checks", "failures"),
            ("Failing since", "since"), ("Outcome", "outcome"), ("Last error", "error"), ("Recovered at", "recovered_at"),
            ("Subscriber", "subscriber"), ("Channel", "channel"), ("Attachment", "attachment_text"),
            ("Old sha256", "old_sha256"), ("New sha256", "new_sha256"))
@@ -81,11 +82,27 @@ def _text(event_type: str, title: str, link: str | None, payload: Mapping[str, A
     excerpt = str(payload.get("excerpt") or "").strip()
     if excerpt:
         out += [""] + [header_safe(line, 2000) for line in excerpt.splitlines() if line.strip()]
+    out += _entity_lines(payload)
     atts = [a for a in payload.get("attachments") or [] if safe_link(a.get("url"))]
     if atts:
         out += ["", "Attachments:"] + [f"- {header_safe(a.get('text') or '', 300)} <{a['url']}>" for a in atts]
     out += ["", "-- clusterwatch"]
     return "\n".join(out) + "\n"
+
+
+def _entity_lines(payload: Mapping[str, Any], limit: int = 200) -> list[str]:
+    """The selected entities, one per line: name [city/region] (category)."""
+    ents = [e for e in payload.get("entities") or [] if isinstance(e, dict) and e.get("name")]
+    if not ents:
+        return []
+    lines = ["", f"Selected ({len(ents)}):"]
+    for e in ents[:limit]:
+        where = "/".join(dict.fromkeys(str(x) for x in (e.get("city"), e.get("region")) if x))
+        extra = f" ({e['category']})" if e.get("category") else ""
+        lines.append(header_safe(f"- {e['name']}" + (f" [{where}]" if where else "") + extra, 500))
+    if len(ents) > limit:
+        lines.append(f"- … and {len(ents) - limit} more")
+    return lines
 
 
 def _html(title: str, link: str | None, payload: Mapping[str, Any]) -> str:
@@ -94,6 +111,9 @@ def _html(title: str, link: str | None, payload: Mapping[str, Any]) -> str:
     rows = "".join(f"<tr><th align=left>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in _lines(payload))
     excerpt = str(payload.get("excerpt") or "").strip()
     paras = "".join(f"<p>{e(line)}</p>" for line in excerpt.splitlines() if line.strip())
+    selected = _entity_lines(payload)
+    if selected:
+        paras += f"<h3>{e(selected[1])}</h3><ul>" + "".join(f"<li>{e(x[2:])}</li>" for x in selected[2:]) + "</ul>"
     atts = [a for a in payload.get("attachments") or [] if safe_link(a.get("url"))]
     att_html = ""
     if atts:

@@ -18,7 +18,7 @@ from scraper import entities as ents
 from scraper import understand
 from scraper.archive import Archive
 from scraper.attachments import AttachmentError, read_tables
-from scraper.classify import classify
+from scraper.classify import classify, extract_core_areas
 from scraper.models import Announcement, Detail, Entity, Event, StoredFile
 from scraper.understand import BatchState, Understanding
 
@@ -58,6 +58,7 @@ def analyse(a: Announcement, detail: Detail | None, files: Sequence[StoredFile],
         role = ents.role_of(a.title)  # a 复核通过 page lists review_passed entities
         found += ents.from_tables(detail.tables, regions=k.regions, role=role, provenance="page")
         found += ents.from_lines(detail.body, regions=k.regions, role=role, provenance="page")
+        found += core_areas(detail.body, k, role)
     parsed = []
     for f in files:
         f, more = _from_file(f, archive, k)
@@ -68,6 +69,22 @@ def analyse(a: Announcement, detail: Detail | None, files: Sequence[StoredFile],
     problem = ents.check_count(stated, len(entities)) if stated and entities else None
     public = understand.list_public(a.body)
     return Understanding(c, entities, public, stated, problem), parsed
+
+
+# English names of Jiaxing's county-level units, as English reports write them.
+_ENGLISH_PLACES = {"jiashan county": "嘉善县", "pinghu city": "平湖市", "haining city": "海宁市",
+                   "tongxiang city": "桐乡市", "haiyan county": "海盐县", "nanhu district": "南湖区",
+                   "xiuzhou district": "秀洲区", "jiaxing city": "嘉兴市", "jiaxing": "嘉兴市"}
+
+
+def core_areas(text: str, k: Knowledge, role: str = "new") -> list[Entity]:
+    """English reports: "X was selected/chosen as the core area for Y" -> Y, located in X."""
+    out = []
+    for place, cluster in extract_core_areas(text):
+        region, city = k.regions.locate(_ENGLISH_PLACES.get(place.lower(), place))
+        out.append(Entity(name=cluster, raw_name=f"{place}: {cluster}", region=region or place, city=city,
+                          category="core area", role=role, row=None, provenance="page"))
+    return out
 
 
 def _from_file(f: StoredFile, archive: Archive, k: Knowledge) -> tuple[StoredFile, list[Entity]]:

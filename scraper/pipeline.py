@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable
 
-from config import Source
+from config import Settings, Source
 from db import Database, store
 from db.store import SourceState
 from notifier.routing import plan
@@ -319,12 +319,15 @@ async def backfill(ctx: Context, source: Source, *, pages: int, details: bool = 
                              pages=listing.pages))
 
 
-def sync_sources(db: Database, sources: Iterable[Source]) -> None:
+def sync_sources(db: Database, sources: Iterable[Source], settings: "Settings | None" = None) -> None:
     store.sync_sources(db, [(s.name, s.url, s.kind) for s in sources], iso(utcnow()))
+    if settings is not None:
+        registry = analyse.knowledge(settings).registry
+        store.sync_programs(db, [(p.key, p.name, p.name_en, p.level) for p in registry.programs])
 
 
 async def run_cycle(ctx: Context, sources: Iterable[Source], *, force: bool = False) -> list[CheckResult]:
     """Check several sources concurrently; the fetcher keeps each host polite. One source never stops another."""
     sources = list(sources)
-    sync_sources(ctx.db, sources)
+    sync_sources(ctx.db, sources, ctx.settings)
     return list(await asyncio.gather(*(check_source(ctx, s, force=force) for s in sources)))

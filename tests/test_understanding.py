@@ -94,3 +94,74 @@ def test_notice_then_final_list(tmp_path: Path, site: FixtureServer) -> None:
     assert row == ("2026-11-20", "2026-11-30")
     hits = db.execute("select count(*) from search_index where search_index match '平湖市'").fetchone()[0]
     assert hits >= 2  # both announcements' bodies
+
+
+def test_an_english_report_is_understood() -> None:
+    from config import Settings
+    from scraper.analyse import analyse, knowledge
+    from scraper.archive import Archive
+    from scraper.diff import announcement
+    from scraper.models import Detail, ListItem
+
+    title = ("The first batch of provincial small and medium-sized industrial clusters announced that "
+             "3 industrial clusters in our city were selected")
+    body = ("Jiashan County was selected as the core area for digital security and network communication "
+            "industry clusters, while Pinghu City was chosen as the core area for robot and CNC machine tool "
+            "industry clusters.")
+    detail = Detail(url="http://x.example.org/a.html", title=title, pub_date="2024-01-05", source=None,
+                    column=None, body=body)
+    a = announcement("s", "k", ListItem(detail.url, title), detail)
+    k = knowledge(Settings(path=Path("x.toml"), database=Path("/tmp/x.db")))
+    u, _ = analyse(a, detail, [], Archive(Path("/tmp")), k)
+    c = u.classification
+    assert (c.program, c.level, c.batch, c.stage) == ("sme-cluster", "provincial", 1, "final")
+    got = [(e.name, e.region, e.city, e.category) for e in u.entities]
+    assert got == [("digital security and network communication industry clusters", "嘉善县", "嘉兴市", "core area"),
+                   ("robot and CNC machine tool industry clusters", "平湖市", "嘉兴市", "core area")]
+
+
+def test_search_finds_chinese_text_of_two_or_more_characters(tmp_path: Path, site: FixtureServer) -> None:
+    from db.store import search
+
+    serve(site, ITEMS[1:])
+    s = settings_for(tmp_path, site)
+    db = open_db(s.database)
+    asyncio.run(run_once(s, db, force=True))
+    site.routes[LIST] = Resp(200, list_page([NOTICE, *ITEMS[1:]]))
+    site.routes[NOTICE[0]] = Resp(200, page(NOTICE[1], NOTICE[2], NOTICE_ROWS, "现予以公示。"))
+    asyncio.run(run_once(s, db, force=True))
+    assert [r["title"] for r in search(db, "精密光学元件")] == [NOTICE[1]]  # an entity / body phrase
+    assert [r["title"] for r in search(db, "拟认定名单")] == [NOTICE[1]]  # trigram over the title
+    two = {r["title"] for r in search(db, "名单")}  # two characters: LIKE
+    assert NOTICE[1] in two and "关于公布2026年嘉兴市专精特新中小企业名单的通知" in two
+    assert search(db, "根本不存在的词") == [] and search(db, "%") == [] and search(db, "  ") == []
+    assert {r[0] for r in db.execute("select key from programs")} >= {"sme-cluster", "little-giant"}
+
+
+def test_classify_and_extract_commands(tmp_path: Path, site: FixtureServer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CLUSTERWATCH_CONFIG", raising=False)
+    runner = CliRunner()
+    res = runner.invoke(main, ["classify", "--json", FINAL[1], "工业和信息化部办公厅关于组织推荐2024年度中小企业特色产业集群的通知"])
+    assert res.exit_code == 0, res.output
+    first, second = [json.loads(line) for line in res.output.splitlines()]
+    assert set(first) == {"program", "program_name", "level", "stage", "review", "batch", "year", "cohorts", "region"}
+    assert (first["program"], first["stage"], first["batch"], first["year"]) == ("sme-cluster", "final", 2, 2026)
+    assert (second["level"], second["stage"]) == ("national", "call")
+    saved = tmp_path / "final.html"
+    saved.write_text(page(FINAL[1], FINAL[2], FINAL_ROWS, "确定杭州市萧山区汽车零部件等4个集群，现予以公布。"),
+                     encoding="utf-8")
+    res = runner.invoke(main, ["extract", str(saved), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["classification"]["stage"] == "final" and len(report["entities"]) == 4
+    assert [e["city"] for e in report["entities"]] == ["嘉兴市", "嘉兴市", "杭州市", "嘉兴市"]
+    assert report["count_stated"] == 4 and report["count_problem"] is None
+    site.routes["/art/final.html"] = Resp(200, saved.read_text(encoding="utf-8"))
+    res = runner.invoke(main, ["extract", site.url("/art/final.html")])
+    assert res.exit_code == 0, res.output
+    assert "entities (4):" in res.output and "嘉兴市/桐乡市" in res.output
