@@ -165,3 +165,24 @@ def test_classify_and_extract_commands(tmp_path: Path, site: FixtureServer, monk
     res = runner.invoke(main, ["extract", site.url("/art/final.html")])
     assert res.exit_code == 0, res.output
     assert "entities (4):" in res.output and "嘉兴市/桐乡市" in res.output
+
+
+def test_a_count_mismatch_is_kept_and_shown_by_status(tmp_path: Path, site: FixtureServer) -> None:
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    serve(site, ITEMS[1:])
+    s = settings_for(tmp_path, site)
+    db = open_db(s.database)
+    asyncio.run(run_once(s, db, force=True))
+    site.routes[LIST] = Resp(200, list_page([FINAL, *ITEMS[1:]]))
+    site.routes[FINAL[0]] = Resp(200, page(FINAL[1], FINAL[2], FINAL_ROWS,
+                                           "确定杭州市萧山区汽车零部件等5个集群，现予以公布。"))  # 5 stated, 4 listed
+    asyncio.run(run_once(s, db, force=True))
+    row = db.execute("select count_stated, count_found, count_problem from announcements where url like ?",
+                     ["%5512001%"]).fetchone()
+    assert row[:2] == (5, 4) and row[2]
+    res = CliRunner().invoke(main, ["status", "--config", str(tmp_path / "cw.toml")])
+    assert res.exit_code == 0, res.output
+    assert f"jxj: list count mismatch: {FINAL[1]}: {row[2]}" in res.output
