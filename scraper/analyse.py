@@ -64,7 +64,7 @@ def analyse(a: Announcement, detail: Detail | None, files: Sequence[StoredFile],
         f, more = _from_file(f, archive, k)
         parsed.append(f)
         found += more
-    entities = tuple(_unique(found))
+    entities = tuple(ents.unique(found))
     stated = ents.stated_count(a.body) if a.body else None
     problem = ents.check_count(stated, len(entities)) if stated and entities else None
     public = understand.list_public(a.body)
@@ -98,17 +98,6 @@ def _from_file(f: StoredFile, archive: Archive, k: Knowledge) -> tuple[StoredFil
     found = ents.from_tables(tables, regions=k.regions, role=ents.role_of(f.text),
                              provenance=f"attachment:{f.sha256}")
     return dataclasses.replace(f, entities=len(found)), found
-
-
-def _unique(found: Sequence[Entity]) -> list[Entity]:
-    """One entity per (name, role): the first place it was found wins (page before attachments)."""
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for e in found:
-        if (e.name, e.role) not in seen:
-            seen.add((e.name, e.role))
-            out.append(e)
-    return out
 
 
 def batch_events(pairs: Sequence[tuple[Announcement, Understanding]], states: dict[str, BatchState]) -> list[Event]:

@@ -408,3 +408,15 @@ def _split_place(rest: str, regions: Regions) -> tuple[str, str | None]:
 
 
 __all__ = ["check_count", "from_lines", "from_tables", "normalise_name", "role_of", "stated_count"]
+
+
+def unique(found: Iterable[Entity]) -> list[Entity]:
+    """One entity per (name, role), the first wins: a list both in a table and in the text (or the page
+    and an attachment) counts once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for e in found:
+        if (e.name, e.role) not in seen:
+            seen.add((e.name, e.role))
+            out.append(e)
+    return out

@@ -18,7 +18,7 @@ import json
 import shutil
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from config.regions import Regions, load_regions
 from scraper import entities as ents
@@ -59,22 +59,11 @@ def extract(spec: dict[str, Any], corpus_dir: Path | str = CORPUS, regions: Regi
         role = ents.role_of(detail.title)
         found = ents.from_tables(detail.tables, regions=regions, role=role, provenance="page")
         found += ents.from_lines(detail.body, regions=regions, role=role, provenance="page")
-        return unique(found)
+        return ents.unique(found)
     tables = read_tables(data, spec.get("title") or spec["file"])
     provenance = "attachment:" + hashlib.sha256(data).hexdigest()
-    return unique(ents.from_tables(tables, regions=regions, role=ents.role_of(spec.get("title") or spec["file"]),
+    return ents.unique(ents.from_tables(tables, regions=regions, role=ents.role_of(spec.get("title") or spec["file"]),
                                    provenance=provenance))
-
-
-def unique(found: Iterable[Entity]) -> list[Entity]:
-    """One entity per (name, role), the first wins: a list in both a table and the body text counts once."""
-    seen: set[tuple[str, str]] = set()
-    out = []
-    for e in found:
-        if (e.name, e.role) not in seen:
-            seen.add((e.name, e.role))
-            out.append(e)
-    return out
 
 
 def as_label(e: Entity) -> dict[str, Any]:
@@ -140,4 +129,4 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-__all__ = ["CORPUS", "as_label", "cases", "evaluate_entities", "extract", "score_case", "skip_reason", "unique"]
+__all__ = ["CORPUS", "as_label", "cases", "evaluate_entities", "extract", "score_case", "skip_reason"]
