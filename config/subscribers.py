@@ -12,7 +12,8 @@ from config.secrets import Secret
 from config.settings import Channel, Filters, Source, Subscriber
 
 
-CHANNEL_KINDS = ("email", "webhook", "console")
+CHANNEL_KINDS = ("email", "webhook", "console", "dingtalk", "wecom", "feishu", "slack")
+CHAT_KINDS = ("dingtalk", "wecom", "feishu", "slack")  # group bots: url (+ signing secret for dingtalk, feishu)
 EVENT_TYPES = ("announcement.new", "new_batch", "stage_advanced", "selections_added", "list_changed",
                "announcement_revised", "attachment_replaced", "source.failing", "source.recovered", "delivery.dead")
 
@@ -47,12 +48,28 @@ def _channel(n: Node, environ: Mapping[str, str], ordinal: int) -> Channel:
         "email": lambda: _email_channel(n),
         "webhook": lambda: _webhook_channel(n, environ),
         "console": lambda: Channel(kind="console"),
+        **{k: (lambda k=k: _chat_channel(n, environ, k)) for k in CHAT_KINDS},
     }
     out = builders[kind]()
     if kind != "email":
         out = dataclasses.replace(out, id=cid or (kind if ordinal == 1 else f"{kind}-{ordinal}"))
     n.done()
     return out
+
+
+def _chat_channel(n: Node, environ: Mapping[str, str], kind: str) -> Channel:
+    """A chat group bot: its webhook URL (it holds the bot's token: keep the config private) and, for
+    DingTalk and Feishu, the optional signing secret from an environment variable."""
+    url = http_url(n, "url")
+    secrets: tuple[Secret, ...] = ()
+    if kind in ("dingtalk", "feishu"):
+        var = n.get("secret_env", str)
+        if var is not None:
+            value = environ.get(var)
+            if not value:
+                raise n.err("secret_env", f"environment variable {var} is not set")
+            secrets = (Secret(value, var),)
+    return Channel(kind=kind, url=url, secrets=secrets)
 
 
 def _email_channel(n: Node) -> Channel:

@@ -23,6 +23,7 @@ from notifier.email import EmailNotifier
 from notifier.render import render
 from notifier.routing import plan
 from notifier.webhook import WebhookNotifier
+from scraper import faults
 from scraper.models import Event
 from scraper.timeutil import backoff, iso, later, utcnow
 
@@ -122,7 +123,10 @@ class _Relay:
             notifier = self.notifiers.get(target.kind)
             if notifier is None:
                 raise TransientError(f"no notifier for {target.kind!r} (is [smtp] configured?)")
-            await notifier.send(target, _render(row))
+            message = _render(row)
+            faults.point("before_send")
+            await notifier.send(target, message)
+            faults.point("after_send")
         except PermanentError as e:
             self._dead(row, str(e))
         except TransientError as e:

@@ -31,7 +31,7 @@ from config import Settings, Source
 from db import Database, store
 from db.store import SourceState
 from notifier.routing import plan
-from scraper import analyse, diff, downloads, health
+from scraper import analyse, diff, downloads, faults, health
 from scraper.errors import Blocked, Broken, FetchError, ParseError, ScraperError
 from scraper.context import Context, FetchLog, fetch_logged
 from scraper.listing import ListRead, read_list
@@ -179,6 +179,7 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         outcome=outcome, list_bytes=len(first.body), adapter=listing.adapter, files=files, fetches=run.log.take(),
         understood=understood,
     )
+    faults.point("after_commit")
     if not baseline:
         await downloads.recheck(ctx, source, [k for k in keys if k in seen])
     return _done(CheckResult(source.name, outcome, len(keys), wrote.new_announcements, wrote.deliveries,

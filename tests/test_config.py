@@ -120,7 +120,7 @@ def test_minimal_config_defaults(tmp_path: Path) -> None:
          "smtp.password_env: environment variable NOPE_NOT_SET is not set"),
         (BASE + '[[subscribers]]\nname = "s"\n', "subscribers[0].channels: at least one channel is required"),
         (BASE + '[[subscribers]]\nname = "s"\n[[subscribers.channels]]\nkind = "pager"\n',
-         "subscribers[0].channels[0].kind: must be one of email, webhook, console (got 'pager')"),
+         "subscribers[0].channels[0].kind: must be one of email, webhook, console, dingtalk, wecom, feishu, slack (got 'pager')"),
         (BASE + '[[subscribers]]\nname = "s"\n[[subscribers.channels]]\nkind = "email"\nto = ["not-an-address"]\n',
          "subscribers[0].channels[0].to[0]: not an email address: 'not-an-address'"),
         (BASE + '[[subscribers]]\nname = "s"\n[[subscribers.channels]]\nkind = "email"\nto = ["a@example.org"]\n',
