@@ -70,11 +70,14 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
     if root.get("default_sources", bool, False):
         own = {s.name for s in sources}
         sources = tuple(s for s in default_sources() if s.name not in own) + sources
-    subscribers = tuple(subscriber(n, environ, sources) for n in root.tables("subscribers"))
+    kwargs["programs"] = _programs(root)
+    from config.programs import load_registry
+
+    program_keys = frozenset(p.key for p in load_registry(kwargs["programs"]).programs)
+    subscribers = tuple(subscriber(n, environ, sources, program_keys, tz) for n in root.tables("subscribers"))
     unique(root, "subscribers", [s.name for s in subscribers])
     if any(c.kind == "email" for s in subscribers for c in s.channels) and kwargs["smtp"] is None:
         raise root.err("smtp", "is required when a subscriber has an email channel")
-    kwargs["programs"] = _programs(root)
     kwargs["regions"] = _regions(root.table("regions"))
     root.done()
     return Settings(sources=sources, subscribers=subscribers, **kwargs)

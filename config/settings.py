@@ -49,8 +49,13 @@ class Filters:
     """All optional, combined with AND. Empty means 'everything'."""
 
     sources: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()  # any of them, over title and body
-    event_types: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # any of them, over title, body and entity names
+    event_types: tuple[str, ...] = ()  # empty: announcement.new + revisions (see notifier.routing)
+    programs: tuple[str, ...] = ()  # registry keys
+    levels: tuple[str, ...] = ()  # national, provincial, municipal, county
+    stages: tuple[str, ...] = ()  # call, notice, final, revocation, evaluation, other
+    regions: tuple[str, ...] = ()  # the issuer or any selected entity lies in one of these (嘉兴市 covers 平湖市)
+    entities: tuple[str, ...] = ()  # "my company appears in a list": any entity name containing one of these
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,10 @@ class Subscriber:
     channels: tuple[Channel, ...]
     filters: Filters = field(default_factory=Filters)
     operator: bool = False  # also receives source-health alerts (failing / recovered)
+    mode: str = "instant"  # "instant", or "digest": one message a day at digest_at
+    digest_at: str = "08:30"  # local time of the daily digest
+    timezone: str = "Asia/Shanghai"
+    list_unsubscribe: str | None = None  # List-Unsubscribe header value for email (a mailto: or https: URL)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import re
 from typing import Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.node import NAME_RE, ConfigError, Node, http_url
 from config.secrets import Secret
@@ -21,22 +22,30 @@ EVENT_TYPES = ("announcement.new", "new_batch", "stage_advanced", "selections_ad
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
 
 
-def _filters(n: Node | None, sources: tuple[Source, ...]) -> Filters:
+LEVELS = ("national", "provincial", "municipal", "county")
+STAGES = ("call", "notice", "final", "revocation", "evaluation", "other")
+
+
+def _filters(n: Node | None, sources: tuple[Source, ...], programs: frozenset[str]) -> Filters:
     if n is None:
         return Filters()
-    known = {s.name for s in sources}
-    srcs = n.strings("sources")
-    for i, s in enumerate(srcs):
-        if s not in known:
-            raise ConfigError(n.file, f"{n.path}.sources[{i}]", f"no source named {s!r}")
-    types = n.strings("event_types")
-    for i, t in enumerate(types):
-        if t not in EVENT_TYPES:
-            raise ConfigError(n.file, f"{n.path}.event_types[{i}]",
-                              f"unknown event type {t!r} (known: {', '.join(EVENT_TYPES)})")
-    out = Filters(sources=srcs, keywords=n.strings("keywords"), event_types=types)
+    srcs = _known(n, "sources", {s.name for s in sources}, "no source named {!r}")
+    types = _known(n, "event_types", set(EVENT_TYPES), "unknown event type {!r} (known: " + ", ".join(EVENT_TYPES) + ")")
+    progs = _known(n, "programs", programs, "unknown program {!r} (see config/programs.toml or add [[programs]])")
+    levels = _known(n, "levels", set(LEVELS), "unknown level {!r} (known: " + ", ".join(LEVELS) + ")")
+    stages = _known(n, "stages", set(STAGES), "unknown stage {!r} (known: " + ", ".join(STAGES) + ")")
+    out = Filters(sources=srcs, keywords=n.strings("keywords"), event_types=types, programs=progs, levels=levels,
+                  stages=stages, regions=n.strings("regions"), entities=n.strings("entities"))
     n.done()
     return out
+
+
+def _known(n: Node, key: str, allowed: set[str] | frozenset[str], problem: str) -> tuple[str, ...]:
+    values = n.strings(key)
+    for i, v in enumerate(values):
+        if v not in allowed:
+            raise ConfigError(n.file, f"{n.path}.{key}[{i}]", problem.format(v))
+    return values
 
 
 def _channel(n: Node, environ: Mapping[str, str], ordinal: int) -> Channel:
@@ -110,7 +119,8 @@ def _valid_whsec(value: str) -> bool:
     return 24 <= len(key) <= 64
 
 
-def subscriber(n: Node, environ: Mapping[str, str], sources: tuple[Source, ...]) -> Subscriber:
+def subscriber(n: Node, environ: Mapping[str, str], sources: tuple[Source, ...],
+               programs: frozenset[str] = frozenset(), timezone: str = "Asia/Shanghai") -> Subscriber:
     name = n.get("name", str, required=True)
     if not NAME_RE.match(name):
         raise n.err("name", "must be 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit")
@@ -127,7 +137,20 @@ def subscriber(n: Node, environ: Mapping[str, str], sources: tuple[Source, ...])
     for i, cid in enumerate(ids):
         if cid in ids[:i]:
             raise n.err("channels", f"two channels share the id {cid!r}; give one an `id`")
-    out = Subscriber(name=name, channels=channels, filters=_filters(n.table("filters"), sources),
-                     operator=n.get("operator", bool, False))
+    mode = n.choice("mode", ("instant", "digest"), "instant")
+    digest_at = n.get("digest_at", str, "08:30")
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", digest_at):
+        raise n.err("digest_at", f"expected HH:MM (24-hour), got {digest_at!r}")
+    tz = n.get("timezone", str, timezone)
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise n.err("timezone", f"unknown time zone {tz!r}") from None
+    unsub = n.get("list_unsubscribe", str)
+    if unsub is not None and (not re.match(r"^(mailto:|https://)", unsub) or any(ord(c) < 32 for c in unsub)):
+        raise n.err("list_unsubscribe", "must be a mailto: or https: URL")
+    out = Subscriber(name=name, channels=channels, filters=_filters(n.table("filters"), sources, programs),
+                     operator=n.get("operator", bool, False), mode=mode, digest_at=digest_at, timezone=tz,
+                     list_unsubscribe=unsub)
     n.done()
     return out

@@ -12,6 +12,7 @@ import unicodedata
 from typing import Iterable, Mapping, Sequence
 
 from config import Subscriber
+from config.regions import Regions
 from scraper.models import Event, PlannedDelivery
 
 # Events about the service itself rather than about announcements; only operators get them.
@@ -34,11 +35,12 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def matches(sub: Subscriber, event: Event, text: str | None = None) -> bool:
+def matches(sub: Subscriber, event: Event, text: str | None = None, regions: Regions | None = None) -> bool:
     """All filters combined with AND; an empty filter matches everything.
 
-    ``text`` is what keywords search (the title and the whole body); without it,
-    the payload's title and excerpt.
+    ``text`` is what keywords search (title, body and entity names); without it,
+    the payload's title and excerpt. ``regions`` resolves region containment
+    (嘉兴市 covers 平湖市); without it only exact names match.
     """
     f = sub.filters
     operator_event = event.type in OPERATOR_EVENTS
@@ -48,17 +50,47 @@ def matches(sub: Subscriber, event: Event, text: str | None = None) -> bool:
         return False
     if event.type not in (f.event_types or DEFAULT_EVENT_TYPES):
         return False
-    if f.keywords and not operator_event:
+    if operator_event:
+        return True  # the announcement filters below do not apply to service alerts
+    p = event.payload
+    if (f.programs and p.get("program") not in f.programs) or (f.levels and p.get("level") not in f.levels) \
+            or (f.stages and p.get("stage") not in f.stages):
+        return False
+    if f.regions and not any(_within(place, area, regions) for area in f.regions for place in places(event)):
+        return False
+    if f.entities and not _names(event, f.entities):
+        return False
+    if f.keywords:
         if text is None:
-            text = " ".join(str(event.payload.get(k) or "") for k in ("title", "excerpt"))
+            names = [str(e.get("name") or "") for e in p.get("entities") or []]
+            text = " ".join([str(p.get("title") or ""), str(p.get("excerpt") or ""), *names])
         haystack = fold(text)
         if not any(fold(k) in haystack for k in f.keywords):
             return False
     return True
 
 
+def places(event: Event) -> list[str]:
+    """Where an event happens: its issuing region and every selected entity's region and city."""
+    p = event.payload
+    out = [p.get("region")] + [x for e in p.get("entities") or [] for x in (e.get("region"), e.get("city"))]
+    return [x for x in out if isinstance(x, str) and x]
+
+
+def _within(place: str, area: str, regions: Regions | None) -> bool:
+    if place == area:
+        return True
+    return regions.contains(area, place) if regions is not None else False
+
+
+def _names(event: Event, wanted: Sequence[str]) -> bool:
+    names = [fold(str(e.get("name") or "")) for e in event.payload.get("entities") or []]
+    names.append(fold(str(event.payload.get("title") or "")))
+    return any(fold(w) in n for w in wanted for n in names)
+
+
 def plan(events: Iterable[Event], subscribers: Sequence[Subscriber],
-         texts: Mapping[str, str] | None = None) -> list[PlannedDelivery]:
+         texts: Mapping[str, str] | None = None, regions: Regions | None = None) -> list[PlannedDelivery]:
     """One planned delivery per matching event x subscriber x channel (x email recipient).
 
     ``texts`` maps an event key to the full text its keywords are matched against.
@@ -67,7 +99,7 @@ def plan(events: Iterable[Event], subscribers: Sequence[Subscriber],
     for event in events:
         text = texts.get(event.key) if texts else None
         for sub in subscribers:
-            if not matches(sub, event, text):
+            if not matches(sub, event, text, regions):
                 continue
             for channel in sub.channels:
                 for cid in channel.ids():

@@ -169,7 +169,7 @@ async def _store_list(ctx: Context, run: _Run, listing: ListRead) -> CheckResult
         events += analyse.batch_events([(a, understood[a.key]) for a in announcements], states)
     texts = {e.key: _search_text(e, announcements, understood) for e in events}
     events_all = events + _recovery(ctx, run)
-    deliveries = plan(events_all, ctx.settings.subscribers, texts)
+    deliveries = plan(events_all, ctx.settings.subscribers, texts, k.regions)
     outcome = "baseline" if baseline else ("new" if new else "unchanged")
     first = listing.first
     wrote = store.commit_check(

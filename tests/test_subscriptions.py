@@ -1,0 +1,114 @@
+"""A matrix of subscribers x events: each filter type, alone and combined, receives exactly what it should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import config
+from config.regions import load_regions
+from notifier.routing import plan
+from scraper.models import Event
+
+SUBSCRIBERS = {
+    "everything": "",
+    "jiaxing": 'regions = ["嘉兴市"]',
+    "pinghu": 'regions = ["平湖市"]',
+    "clusters": 'programs = ["sme-cluster"]',
+    "finals": 'stages = ["final"]',
+    "national": 'levels = ["national"]',
+    "giants-in-jiaxing": 'programs = ["little-giant"]\nregions = ["嘉兴市"]',
+    "my-company": 'entities = ["浙江精工光学"]',
+    "keyword": 'keywords = ["纺织"]',
+    "batches": 'event_types = ["new_batch", "stage_advanced"]',
+}
+
+
+def ev(key: str, type_: str = "announcement.new", **payload: object) -> Event:
+    return Event(key=key, type=type_, source="s", announcement_key=key, payload=payload)
+
+
+EVENTS = {
+    # a provincial cluster final list with a Pinghu cluster
+    "zj-cluster-final": ev("e1", program="sme-cluster", level="provincial", stage="final", region="浙江省",
+                           title="关于公布2026年浙江省中小企业特色产业集群（第二批）名单的通知",
+                           entities=[{"name": "平湖市光机电(精密光学元件)", "region": "平湖市", "city": "嘉兴市"},
+                                     {"name": "柯桥区现代纺织", "region": "柯桥区", "city": "绍兴市"}]),
+    # a national little-giant notice with a Haining firm
+    "giants-notice": ev("e2", program="little-giant", level="national", stage="notice", region=None,
+                        title="关于第七批专精特新“小巨人”企业名单的公示",
+                        entities=[{"name": "浙江某某股份有限公司", "region": "海宁市", "city": "嘉兴市"}]),
+    # a Hangzhou municipal list that names our company
+    "hz-list": ev("e3", program="specialized-sme", level="municipal", stage="final", region="杭州市",
+                  title="关于公布2026年杭州市专精特新中小企业名单的通知",
+                  entities=[{"name": "杭州浙江精工光学有限公司", "region": "余杭区", "city": "杭州市"}]),
+    # a new batch event (opt-in type)
+    "new-batch": ev("e4", "new_batch", program="sme-cluster", level="provincial", stage="notice", region="浙江省",
+                    title="关于2026年浙江省中小企业特色产业集群（第二批）拟认定名单的公示", entities=[]),
+    # an operator alert
+    "failing": ev("e5", "source.failing", source="s", title="source s is failing"),
+}
+
+EXPECTED = {
+    "everything": {"zj-cluster-final", "giants-notice", "hz-list"},
+    "jiaxing": {"zj-cluster-final", "giants-notice"},
+    "pinghu": {"zj-cluster-final"},
+    "clusters": {"zj-cluster-final"},
+    "finals": {"zj-cluster-final", "hz-list"},
+    "national": {"giants-notice"},
+    "giants-in-jiaxing": {"giants-notice"},
+    "my-company": {"hz-list"},
+    "keyword": {"zj-cluster-final"},
+    "batches": {"new-batch"},
+}
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> config.Settings:
+    text = ""
+    for name, filters in SUBSCRIBERS.items():
+        text += f'[[subscribers]]\nname = "{name}"\n'
+        if filters:
+            text += "[subscribers.filters]\n" + filters + "\n"
+        text += '[[subscribers.channels]]\nkind = "console"\n'
+    text += '[[subscribers]]\nname = "ops"\noperator = true\n[subscribers.filters]\nregions = ["温州市"]\n' \
+            '[[subscribers.channels]]\nkind = "console"\n'
+    path = tmp_path_factory.mktemp("subs") / "cw.toml"
+    path.write_text(text, encoding="utf-8")
+    return config.load(path, environ={})
+
+
+def test_each_subscriber_gets_exactly_its_events(settings: config.Settings) -> None:
+    events = list(EVENTS.values())
+    keys = {e.key: name for name, e in EVENTS.items()}
+    planned = plan(events, settings.subscribers, regions=load_regions())
+    got: dict[str, set[str]] = {}
+    for p in planned:
+        got.setdefault(p.subscriber, set()).add(keys[p.event_key])
+    for name, want in EXPECTED.items():
+        assert got.get(name, set()) == want, name
+    # operators get service alerts whatever their announcement filters say, and announcements by filter
+    assert got["ops"] == {"failing"}
+
+
+def test_region_containment_needs_the_region_table(settings: config.Settings) -> None:
+    jiaxing = [s for s in settings.subscribers if s.name == "jiaxing"]
+    issued_in_pinghu = ev("e9", program="small-micro-park", level="county", stage="notice", region="平湖市",
+                          title="关于2026年平湖市小微企业园星级拟评定结果的公示", entities=[])
+    assert plan([issued_in_pinghu], jiaxing) == []  # without the table 平湖市 is not literally 嘉兴市...
+    assert len(plan([issued_in_pinghu], jiaxing, regions=load_regions())) == 1  # ...but it lies in it
+
+
+@pytest.mark.parametrize("filters, problem", [
+    ('programs = ["no-such"]', "subscribers[0].filters.programs[0]: unknown program 'no-such'"),
+    ('levels = ["galactic"]', "subscribers[0].filters.levels[0]: unknown level 'galactic'"),
+    ('stages = ["maybe"]', "subscribers[0].filters.stages[0]: unknown stage 'maybe'"),
+])
+def test_unknown_filter_values_are_config_errors(tmp_path: Path, filters: str, problem: str) -> None:
+    path = tmp_path / "cw.toml"
+    path.write_text(f'[[subscribers]]\nname = "x"\n[subscribers.filters]\n{filters}\n'
+                    '[[subscribers.channels]]\nkind = "console"\n', encoding="utf-8")
+    with pytest.raises(config.ConfigError) as e:
+        config.load(path, environ={})
+    assert problem in str(e.value)
