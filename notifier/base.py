@@ -40,6 +40,7 @@ class Message:
     text: str
     html: str
     json_body: bytes  # the webhook body, byte-identical on every attempt
+    list_unsubscribe: str | None = None  # the subscriber's List-Unsubscribe header (email)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ class EmailNotifier(Notifier):
             msg["Date"] = formatdate(localtime=False)
             msg["Message-ID"] = f"<{message.key}@{self.smtp.message_id_domain}>"
             msg["X-Clusterwatch-Key"] = message.key
+            if message.list_unsubscribe:
+                msg["List-Unsubscribe"] = f"<{header_safe(message.list_unsubscribe, 500)}>"
             msg.set_content(message.text)
             msg.add_alternative(message.html, subtype="html")
         except (ValueError, TypeError) as e:

@@ -8,13 +8,15 @@ one after another.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 from config import Settings
+from config.regions import Regions, load_regions
 from db import Database, outbox, store
 from db.outbox import OutboxRow
 from notifier.base import Message, Notifier, PermanentError, Target, TransientError
@@ -98,6 +100,8 @@ class _Relay:
         self.settings, self.db, self.notifiers, self.clock, self.stop = settings, db, notifiers, clock, stop
         self.route = targets(settings)
         self.report = RelayReport()
+        self.subscribers = {s.name: s for s in settings.subscribers}
+        self.regions = load_regions(settings.regions) if any(s.filters.regions for s in settings.subscribers) else None
 
     def group_of(self, row: OutboxRow) -> object:
         """Rows to the same place go one after another; different places in parallel."""
@@ -123,7 +127,10 @@ class _Relay:
             notifier = self.notifiers.get(target.kind)
             if notifier is None:
                 raise TransientError(f"no notifier for {target.kind!r} (is [smtp] configured?)")
-            message = _render(row)
+            sub = self.subscribers.get(row.subscriber)
+            message = _render(row, sub.filters.regions if sub else (), self.regions)
+            if sub is not None and sub.list_unsubscribe:
+                message = dataclasses.replace(message, list_unsubscribe=sub.list_unsubscribe)
             faults.point("before_send")
             await notifier.send(target, message)
             faults.point("after_send")
@@ -175,10 +182,10 @@ def _dead_event(row: OutboxRow, error: str) -> Event:
                           "error": error[:500], "url": row.payload.get("url")})
 
 
-def _render(row: OutboxRow) -> Message:
+def _render(row: OutboxRow, focus: Sequence[str] = (), regions: Regions | None = None) -> Message:
     try:
         message = render(key=row.key, event_type=row.event_type, event_key=row.event_key,
-                         created_at=row.event_created_at, payload=row.payload)
+                         created_at=row.event_created_at, payload=row.payload, focus=focus, regions=regions)
     except Exception as e:  # a bug or a poison payload must not crash the relay
         raise PermanentError(f"cannot render the alert: {type(e).__name__}: {e}") from None
     if not message.text.strip() or not message.subject.strip():

@@ -9,9 +9,10 @@ from __future__ import annotations
 import html
 import json
 import re
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from config.regions import Regions
 from notifier.base import Message
 
 WEBHOOK_SCHEMA_VERSION = 1
@@ -33,17 +34,61 @@ def safe_link(url: Any) -> str | None:
     return url.strip() if parts.scheme in ("http", "https") and parts.hostname else None
 
 
-def render(*, key: str, event_type: str, event_key: str, created_at: str, payload: Mapping[str, Any]) -> Message:
+def render(*, key: str, event_type: str, event_key: str, created_at: str, payload: Mapping[str, Any],
+           focus: Sequence[str] = (), regions: Regions | None = None) -> Message:
+    """``focus``: the subscriber's regions; their entities are counted in the subject and listed first."""
     title = str(payload.get("title") or "(untitled)")
     link = safe_link(payload.get("url"))
-    subject = header_safe(f"[clusterwatch] {_PREFIX.get(event_type, '')}{title}")
+    ordered = dict(payload)
+    local: list[Any] = []
+    if focus and payload.get("entities"):
+        local = [e for e in payload["entities"] if _in_focus(e, focus, regions)]
+        ordered["entities"] = local + [e for e in payload["entities"] if e not in local]
+    subject = header_safe(f"[clusterwatch] {_PREFIX.get(event_type, '')}{summary(payload, title, focus, len(local))}")
     return Message(
         key=key,
         subject=subject,
-        text=_text(event_type, title, link, payload),
-        html=_html(title, link, payload),
+        text=_text(event_type, title, link, ordered),
+        html=_html(title, link, ordered),
         json_body=webhook_body(event_type=event_type, event_key=event_key, created_at=created_at, payload=payload),
     )
+
+
+_STAGE_WORD = {"notice": "公示", "final": "公布", "call": "申报", "revocation": "撤销", "evaluation": "评价"}
+
+
+def summary(payload: Mapping[str, Any], title: str, focus: Sequence[str] = (), local: int = 0) -> str:
+    """``浙江省中小企业特色产业集群 第二批 公布 — 嘉兴市 3`` when the program is known, else the title."""
+    name = payload.get("program_name")
+    if not name:
+        return title
+    region = str(payload.get("region") or "")
+    parts = [(region if region and not str(name).startswith(region) else "") + str(name)]
+    if payload.get("batch"):
+        parts.append(f"第{_cn(int(payload['batch']))}批")
+    elif payload.get("year"):
+        parts.append(f"{payload['year']}年度")
+    if payload.get("review"):
+        parts.append("复核")
+    parts.append(_STAGE_WORD.get(str(payload.get("stage")), ""))
+    text = " ".join(p for p in parts if p)
+    return f"{text} — {focus[0]} {local}" if focus and local else text
+
+
+def _cn(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    if n < 20:
+        return "十" + (digits[n - 10] if n > 10 else "")
+    return (digits[n // 10] + "十" + (digits[n % 10] if n % 10 else "")) if n < 100 else str(n)
+
+
+def _in_focus(entity: Any, focus: Sequence[str], regions: Regions | None) -> bool:
+    if not isinstance(entity, dict):
+        return False
+    places = [p for p in (entity.get("region"), entity.get("city")) if isinstance(p, str) and p]
+    return any(p == area or (regions is not None and regions.contains(area, p)) for area in focus for p in places)
 
 
 _PREFIX = {

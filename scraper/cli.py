@@ -191,6 +191,36 @@ def backfill(source_name: str, config_path: str, pages: int, details: bool) -> N
         raise SystemExit(1)
 
 
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def subscribers(config_path: str, as_json: bool) -> None:
+    """List subscribers with their mode, filters and channels (secrets never shown)."""
+    settings = _load(config_path)
+    rows = []
+    for sub in settings.subscribers:
+        f = sub.filters
+        filters = {k: list(v) for k, v in vars(f).items() if v}
+        channels = [{"kind": c.kind, "id": ", ".join(c.ids()), "to": list(c.to), "url": c.url,
+                     "signed": bool(c.secrets)} for c in sub.channels]
+        rows.append({"name": sub.name, "operator": sub.operator, "mode": sub.mode,
+                     "digest_at": sub.digest_at if sub.mode == "digest" else None, "timezone": sub.timezone,
+                     "filters": filters, "channels": channels})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        mode = f"digest at {r['digest_at']} {r['timezone']}" if r["mode"] == "digest" else "instant"
+        click.echo(f"{r['name']}{' (operator)' if r['operator'] else ''}: {mode}")
+        for key, values in r["filters"].items():
+            click.echo(f"  {key}: {', '.join(values)}")
+        if not r["filters"]:
+            click.echo("  filters: none (announcement.new and revisions from every source)")
+        for c in r["channels"]:
+            target = ", ".join(c["to"]) if c["to"] else (c["url"] or "")
+            click.echo(f"  -> {c['kind']} [{c['id']}] {target}{' (signed)' if c['signed'] else ''}")
+
+
 @main.command("classify")
 @click.argument("titles", nargs=-1, required=True)
 @config_option

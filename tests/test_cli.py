@@ -23,7 +23,7 @@ def test_demo_alerts_by_email_and_webhook(tmp_path: Path) -> None:
     result = run_demo(tmp_path / "demo", out=lines.append)
     assert len(result["emails"]) == 1 and len(result["webhooks"]) == 1
     msg = result["emails"][0]
-    assert msg["Subject"] == "[clusterwatch] 关于公布2026年浙江省中小企业特色产业集群（第二批）名单的通知"
+    assert msg["Subject"] == "[clusterwatch] 浙江省中小企业特色产业集群 第二批 公布"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     hook = result["webhooks"][0]
     assert hook["verified"] is True

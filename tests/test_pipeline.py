@@ -129,7 +129,8 @@ def test_new_item_alerts_exactly_once_then_identical_cycle_alerts_nobody(
     assert report.deliveries.sent == 3
     assert len(smtp.messages) == 1 and len(receiver.received) == 1
     msg = smtp.messages[0]
-    assert NEW[1] in msg["Subject"]
+    assert msg["Subject"] == "[clusterwatch] 浙江省中小企业特色产业集群 第二批 公布"
+    assert NEW[1] in msg.get_body(preferencelist=("plain",)).get_content()
     assert msg["Message-ID"].startswith("<msg_")
     hook = receiver.received[0]
     assert hook.verified, hook.error

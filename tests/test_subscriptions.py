@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,77 @@ def test_unknown_filter_values_are_config_errors(tmp_path: Path, filters: str, p
     with pytest.raises(config.ConfigError) as e:
         config.load(path, environ={})
     assert problem in str(e.value)
+
+
+def test_subject_counts_the_subscribers_region_and_lists_it_first() -> None:
+    from notifier.render import render
+
+    payload = {
+        "title": "关于公布2026年浙江省中小企业特色产业集群（第二批）名单的通知", "url": "https://jxt.zj.gov.cn/a.html",
+        "program": "sme-cluster", "program_name": "中小企业特色产业集群", "region": "浙江省", "stage": "final",
+        "batch": 2, "year": 2026, "level": "provincial",
+        "entities": [{"name": "杭州市萧山区汽车零部件", "region": "萧山区", "city": "杭州市"},
+                     {"name": "嘉兴市平湖市光机电", "region": "平湖市", "city": "嘉兴市"},
+                     {"name": "温州市乐清市电气", "region": "乐清市", "city": "温州市"},
+                     {"name": "嘉兴市海宁市经编", "region": "海宁市", "city": "嘉兴市"},
+                     {"name": "嘉兴市桐乡市化纤", "region": "桐乡市", "city": "嘉兴市"}],
+    }
+    m = render(key="msg_" + "0" * 32, event_type="announcement.new", event_key="e", created_at="2026-11-30T00:00:00Z",
+               payload=payload, focus=("嘉兴市",), regions=load_regions())
+    assert m.subject == "[clusterwatch] 浙江省中小企业特色产业集群 第二批 公布 — 嘉兴市 3"
+    listed = [line for line in m.text.splitlines() if line.startswith("- ")]
+    assert [x.split()[1] for x in listed[:3]] == ["嘉兴市平湖市光机电", "嘉兴市海宁市经编", "嘉兴市桐乡市化纤"]
+    plain = render(key="msg_" + "0" * 32, event_type="announcement.new", event_key="e",
+                   created_at="2026-11-30T00:00:00Z", payload=payload)
+    assert plain.subject == "[clusterwatch] 浙江省中小企业特色产业集群 第二批 公布"
+
+
+def test_list_unsubscribe_header(tmp_path: Path) -> None:
+    import asyncio
+
+    from config import Smtp
+    from notifier.base import Target
+    from notifier.email import EmailNotifier
+    from notifier.render import render
+    from tests.servers.smtp import SmtpServer
+
+    sink = SmtpServer().start()
+    try:
+        m = render(key="msg_" + "1" * 32, event_type="announcement.new", event_key="e",
+                   created_at="2026-11-30T00:00:00Z", payload={"title": "标题", "url": "https://a.example.org/"})
+        import dataclasses
+        m = dataclasses.replace(m, list_unsubscribe="mailto:admin@example.org?subject=unsubscribe")
+        asyncio.run(EmailNotifier(Smtp(host="127.0.0.1", port=sink.port, security="plain", timeout=5))
+                    .send(Target(kind="email", address="a@example.org"), m))
+    finally:
+        sink.stop()
+    assert sink.messages[0]["List-Unsubscribe"] == "<mailto:admin@example.org?subject=unsubscribe>"
+
+
+def test_subscribers_command_lists_filters_and_channels_without_secrets(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    path = tmp_path / "cw.toml"
+    path.write_text('''[[subscribers]]
+name = "jiaxing-desk"
+mode = "digest"
+digest_at = "08:30"
+[subscribers.filters]
+regions = ["嘉兴市"]
+programs = ["sme-cluster"]
+[[subscribers.channels]]
+kind = "webhook"
+url = "https://hooks.example.org/cw"
+secret_env = "HOOK"
+''', encoding="utf-8")
+    res = CliRunner().invoke(main, ["subscribers", "--config", str(path)], env={"HOOK": secret})
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[:4] == ["jiaxing-desk: digest at 08:30 Asia/Shanghai", "  programs: sme-cluster",
+                                           "  regions: 嘉兴市",
+                                           "  -> webhook [webhook] https://hooks.example.org/cw (signed)"]
+    assert secret not in res.output
+    res = CliRunner().invoke(main, ["subscribers", "--config", str(path), "--json"], env={"HOOK": secret})
+    assert json.loads(res.output)[0]["filters"] == {"programs": ["sme-cluster"], "regions": ["嘉兴市"]}
