@@ -193,3 +193,18 @@ def m003_understanding(db: Database) -> None:
     db.execute("CREATE INDEX selections_batch ON selections(batch_key)")
     # Full-text search for Chinese: trigram finds 3+ character queries; shorter ones use LIKE (db.search).
     db.execute("CREATE VIRTUAL TABLE search_index USING fts5(kind UNINDEXED, ref UNINDEXED, text, tokenize='trigram')")
+
+
+@migrations()
+def m004_endpoints(db: Database) -> None:
+    """Endpoints a receiver asked us to stop using (HTTP 410 Gone)."""
+    db.execute(
+        """
+        CREATE TABLE disabled_endpoints (
+            subscriber TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            disabled_at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (subscriber, channel)
+        )"""
+    )

@@ -95,3 +95,47 @@ def deliveries(db: Database) -> list[dict[str, Any]]:
     )
     cols = [c[0] for c in cur.description]
     return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def disabled(db: Database) -> dict[tuple[str, str], str]:
+    """(subscriber, channel) -> why it is disabled."""
+    return {(r[0], r[1]): f"{r[3]} (since {r[2]})" for r in db.execute("SELECT * FROM disabled_endpoints")}
+
+
+def disable(db: Database, subscriber: str, channel: str, *, now: str, reason: str) -> bool:
+    """Stop using an endpoint; True when it was not disabled before."""
+    with write(db):
+        cur = db.execute("INSERT OR IGNORE INTO disabled_endpoints (subscriber, channel, disabled_at, reason) "
+                         "VALUES (?, ?, ?, ?)", [subscriber, channel, now, reason])
+    return bool(cur.rowcount)
+
+
+def enable(db: Database, subscriber: str, channel: str) -> None:
+    with write(db):
+        db.execute("DELETE FROM disabled_endpoints WHERE subscriber = ? AND channel = ?", [subscriber, channel])
+
+
+def listing(db: Database, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    """Deliveries with their event's title, newest first (``deliveries`` command)."""
+    where, args = ("WHERE d.status = ?", [status]) if status else ("", [])
+    cur = db.execute(
+        "SELECT d.id, d.status, d.attempts, d.subscriber, d.channel, d.key, e.type, "
+        "json_extract(e.payload, '$.title') AS title, d.next_attempt_at, d.sent_at, d.last_error "
+        f"FROM deliveries d JOIN events e ON e.key = d.event_key {where} ORDER BY d.id DESC LIMIT ?",
+        [*args, limit])
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def requeue(db: Database, *, ids: list[int] | None = None, dead: bool = False, now: str) -> int:
+    """Put deliveries back in the queue with the SAME key (so a receiver can still dedupe)."""
+    with write(db):
+        if dead:
+            cur = db.execute("UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                             "lease_until = NULL WHERE status = 'dead'", [now])
+        else:
+            marks = ",".join("?" * len(ids or []))
+            cur = db.execute(f"UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                             f"lease_until = NULL WHERE id IN ({marks}) AND status IN ('dead', 'pending')",
+                             [now, *(ids or [])])
+    return cur.rowcount

@@ -112,6 +112,11 @@ def record_unchanged(db: Database, name: str, *, now: str, outcome: str,
         _insert_events(db, events, deliveries, now)
 
 
+def record_events(db: Database, events: Sequence[Event], deliveries: Sequence[PlannedDelivery], *, now: str) -> None:
+    with write(db):
+        _insert_events(db, events, deliveries, now)
+
+
 def mark_dead_and_record(db: Database, row_id: int, *, error: str, now: str, events: Sequence[Event],
                          deliveries: Sequence[PlannedDelivery]) -> None:
     """A delivery gives up; the operator alert about it is enqueued in the same transaction."""

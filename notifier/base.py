@@ -28,7 +28,11 @@ class TransientError(NotifyError):
 
 
 class PermanentError(NotifyError):
-    pass
+    """``disable``: the receiver asked us to stop using this endpoint (HTTP 410 Gone)."""
+
+    def __init__(self, message: str, *, disable: bool = False):
+        super().__init__(message)
+        self.disable = disable
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class _Relay:
         self.route = targets(settings)
         self.report = RelayReport()
         self.subscribers = {s.name: s for s in settings.subscribers}
+        self.disabled = outbox.disabled(db)
         self.regions = load_regions(settings.regions) if any(s.filters.regions for s in settings.subscribers) else None
 
     def group_of(self, row: OutboxRow) -> object:
@@ -122,6 +123,9 @@ class _Relay:
         """Send one row and record the result. Returns the retry time when the target itself is down."""
         target = self.route.get((row.subscriber, row.channel))
         try:
+            off = self.disabled.get((row.subscriber, row.channel))
+            if off:
+                raise PermanentError(f"endpoint disabled: {off}")
             if target is None:  # config edited: hold the delivery (it dies only after max_attempts)
                 raise TransientError(f"subscriber {row.subscriber!r} has no channel {row.channel!r} in the config")
             notifier = self.notifiers.get(target.kind)
@@ -135,6 +139,8 @@ class _Relay:
             await notifier.send(target, message)
             faults.point("after_send")
         except PermanentError as e:
+            if e.disable:
+                self._disable(row, str(e))
             self._dead(row, str(e))
         except TransientError as e:
             when = self._retry(row, str(e), e.retry_after)
@@ -147,6 +153,18 @@ class _Relay:
             self.report.sent += 1
             log.info("delivered %s to %s/%s", row.key, row.subscriber, row.channel)
         return None
+
+    def _disable(self, row: OutboxRow, error: str) -> None:
+        """The receiver said 410 Gone: stop using it (its other deliveries die at once) and tell operators."""
+        now = iso(self.clock())
+        self.disabled[(row.subscriber, row.channel)] = f"{error} (since {now})"
+        if outbox.disable(self.db, row.subscriber, row.channel, now=now, reason=error):
+            ev = Event(key=f"{DELIVERY_DEAD}:disabled:{row.subscriber}:{row.channel}:{now}", type=DELIVERY_DEAD,
+                       source=row.payload.get("source"), announcement_key=None,
+                       payload={"title": f"endpoint {row.channel} of {row.subscriber} is disabled: {error}",
+                                "subscriber": row.subscriber, "channel": row.channel, "error": error})
+            store.record_events(self.db, [ev], plan([ev], self.settings.subscribers), now=now)
+        log.error("endpoint %s/%s disabled: %s", row.subscriber, row.channel, error)
 
     def _dead(self, row: OutboxRow, error: str) -> None:
         """Give up on one delivery, and tell the operators (unless that was itself an operator alert)."""

@@ -77,7 +77,7 @@ class WebhookNotifier(Notifier):
         if 300 <= status < 400:
             raise TransientError(f"webhook answered {status} (redirects are not followed; update the URL)")
         if status == 410:
-            raise PermanentError("webhook answered 410 Gone: endpoint disabled")
+            raise PermanentError("webhook answered 410 Gone: endpoint disabled", disable=True)
         if status in (408, 429) or status >= 500:
             raise TransientError(f"webhook answered {status}", retry_after=retry_after(resp.headers))
         raise PermanentError(f"webhook answered {status}")

@@ -221,6 +221,54 @@ def subscribers(config_path: str, as_json: bool) -> None:
             click.echo(f"  -> {c['kind']} [{c['id']}] {target}{' (signed)' if c['signed'] else ''}")
 
 
+@main.group(invoke_without_command=True)
+@config_option
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def deliveries(ctx: click.Context, config_path: str, status: str | None, as_json: bool) -> None:
+    """List deliveries (newest first); subcommands requeue or re-enable."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from db import open_db, outbox
+
+    rows = outbox.listing(open_db(_load(config_path).database), status)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for r in rows:
+        when = r["sent_at"] or f"next {r['next_attempt_at']}"
+        click.echo(f"{r['id']:>6}  {r['status']:<7} {r['attempts']:>2}x  {r['subscriber']}/{r['channel']}  "
+                   f"{r['type']}  {r['title'] or ''}  ({when}){'  ' + r['last_error'] if r['last_error'] else ''}")
+
+
+@deliveries.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--dead", is_flag=True, help="Requeue every dead delivery.")
+@config_option
+def deliveries_retry(ids: tuple[int, ...], dead: bool, config_path: str) -> None:
+    """Requeue deliveries (same idempotency key) for the next relay run."""
+    from db import open_db, outbox
+    from scraper.timeutil import iso, utcnow
+
+    if not ids and not dead:
+        raise click.UsageError("give delivery ids or --dead")
+    n = outbox.requeue(open_db(_load(config_path).database), ids=list(ids), dead=dead, now=iso(utcnow()))
+    click.echo(f"{n} deliveries requeued")
+
+
+@deliveries.command("enable")
+@click.argument("subscriber")
+@click.argument("channel")
+@config_option
+def deliveries_enable(subscriber: str, channel: str, config_path: str) -> None:
+    """Use an endpoint again after it answered 410 Gone."""
+    from db import open_db, outbox
+
+    outbox.enable(open_db(_load(config_path).database), subscriber, channel)
+    click.echo(f"{subscriber}/{channel} enabled")
+
+
 @main.command("classify")
 @click.argument("titles", nargs=-1, required=True)
 @config_option

@@ -804,3 +804,19 @@ def test_default_schedule_keeps_retrying_for_more_than_a_day() -> None:
         waited = sum(backoff(a, base=d.backoff_base, cap=d.backoff_max) for a in range(d.max_attempts - 1))
         assert waited >= 1.5 * 86400, waited
         assert waited <= 4 * 86400, waited
+
+
+def test_410_disables_the_endpoint_and_tells_operators(world: Callable[..., World], hooks: HookPool) -> None:
+    gone, ops = hooks.take(statuses=[410]), hooks.take()
+    w = world(webhook_sub("desk", gone.url), OPS.format(url=ops.url))
+    w.announce()
+    w.relay()
+    assert len(gone.received) == 1 and w.row("desk")["status"] == "dead"
+    assert [r[0] for r in w.db.execute("select subscriber from disabled_endpoints")] == ["desk"]
+    w.announce()  # a later alert is not even attempted
+    w.relay()
+    assert len(gone.received) == 1
+    rows = [r for r in w.rows() if r["subscriber"] == "desk"]
+    assert [r["status"] for r in rows] == ["dead", "dead"] and "endpoint disabled" in rows[1]["last_error"]
+    bodies = [json.loads(r.body) for r in ops.received]
+    assert any(b["type"] == "delivery.dead" and "disabled" in b["data"]["title"] for b in bodies)

@@ -187,3 +187,37 @@ secret_env = "HOOK"
     assert secret not in res.output
     res = CliRunner().invoke(main, ["subscribers", "--config", str(path), "--json"], env={"HOOK": secret})
     assert json.loads(res.output)[0]["filters"] == {"programs": ["sme-cluster"], "regions": ["嘉兴市"]}
+
+
+def test_deliveries_command_lists_and_requeues(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from db import open_db
+    from db.store import commit_check, sync_sources
+    from notifier.routing import plan as plan_
+    from scraper.cli import main
+    from scraper.models import Announcement
+
+    path = tmp_path / "cw.toml"
+    path.write_text('database = "cw.db"\n[[subscribers]]\nname = "me"\n[[subscribers.channels]]\nkind = "console"\n',
+                    encoding="utf-8")
+    s = config.load(path, environ={})
+    db = open_db(s.database)
+    sync_sources(db, [("src", "http://a.example.org/", "static")], "2026-11-30T00:00:00Z")
+    a = Announcement(key="k1", source="src", url="http://a.example.org/1.html", title="关于公布名单的通知",
+                     pub_date="2026-11-30", content_hash="h")
+    e = ev("announcement.new:k1", title=a.title)
+    e = Event(key=e.key, type=e.type, source="src", announcement_key="k1", payload=e.payload)
+    commit_check(db, source="src", now="2026-11-30T00:00:00Z", seen_keys=[], announcements=[a], events=[e],
+                 deliveries=plan_([e], s.subscribers), baseline=False, etag=None, last_modified=None, outcome="new")
+    db.execute("update deliveries set status = 'dead', attempts = 20, last_error = 'gave up'")
+    runner = CliRunner()
+    out = runner.invoke(main, ["deliveries", "--status", "dead", "--json", "--config", str(path)])
+    rows = json.loads(out.output)
+    assert [(r["status"], r["title"], r["last_error"]) for r in rows] == [("dead", "关于公布名单的通知", "gave up")]
+    key = rows[0]["key"]
+    out = runner.invoke(main, ["deliveries", "retry", "--dead", "--config", str(path)])
+    assert out.exit_code == 0 and "1 deliveries requeued" in out.output
+    assert db.execute("select status, attempts, key from deliveries").fetchone() == ("pending", 0, key)
+    out = runner.invoke(main, ["deliveries", "retry", "--config", str(path)])
+    assert out.exit_code == 2  # neither ids nor --dead
