@@ -10,7 +10,7 @@ A notifier declares ``kind`` and implements ``send(target, message)``. It raises
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, Mapping
 
 
 class NotifyError(Exception):
@@ -44,6 +44,7 @@ class Message:
     text: str
     html: str
     json_body: bytes  # the webhook body, byte-identical on every attempt
+    payload: Mapping[str, Any] = field(default_factory=dict, compare=False)  # the event payload (chat channels)
     list_unsubscribe: str | None = None  # the subscriber's List-Unsubscribe header (email)
 
 

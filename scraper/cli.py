@@ -269,6 +269,29 @@ def deliveries_enable(subscriber: str, channel: str, config_path: str) -> None:
     click.echo(f"{subscriber}/{channel} enabled")
 
 
+@main.group()
+def notify() -> None:
+    """Check that alerts reach their channels."""
+
+
+@notify.command("test")
+@click.argument("subscriber")
+@config_option
+def notify_test(subscriber: str, config_path: str) -> None:
+    """Send a test message through each of SUBSCRIBER's channels and report each result."""
+    from notifier.test_message import send_test
+
+    settings = _load(config_path)
+    sub = next((s for s in settings.subscribers if s.name == subscriber), None)
+    if sub is None:
+        raise click.ClickException(f"no subscriber named {subscriber!r} in {config_path}")
+    results = asyncio.run(send_test(settings, sub))
+    for r in results:
+        click.echo(f"{'ok  ' if r.ok else 'FAIL'} {r.channel}: {r.detail}")
+    if not all(r.ok for r in results):
+        raise SystemExit(1)
+
+
 @main.command("classify")
 @click.argument("titles", nargs=-1, required=True)
 @config_option

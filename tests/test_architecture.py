@@ -19,7 +19,7 @@ LAYER = {
     "scraper.entity_corpus": 4, "scraper.evaluate": 5,
     "scraper.fetch": 1, "scraper.archive": 1, "scraper.robots": 0, "scraper.health": 1,
     "db": 2,
-    "notifier": 3,
+    "notifier": 3, "notifier.test_message": 3.5,
     "scraper.listing": 2, "scraper.context": 3.5, "scraper.downloads": 3.7, "scraper.pipeline": 4, "scraper.checker": 4,
     "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only

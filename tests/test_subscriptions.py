@@ -221,3 +221,40 @@ def test_deliveries_command_lists_and_requeues(tmp_path: Path) -> None:
     assert db.execute("select status, attempts, key from deliveries").fetchone() == ("pending", 0, key)
     out = runner.invoke(main, ["deliveries", "retry", "--config", str(path)])
     assert out.exit_code == 2  # neither ids nor --dead
+
+
+def test_notify_test_reports_each_channel(tmp_path: Path, smtp, receiver) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+    from scraper.demo import free_port
+
+    path = tmp_path / "cw.toml"
+    path.write_text(f'''[smtp]
+host = "127.0.0.1"
+port = {smtp.port}
+security = "plain"
+timeout = 5
+[[subscribers]]
+name = "desk"
+[[subscribers.channels]]
+kind = "email"
+to = ["a@example.org"]
+[[subscribers.channels]]
+kind = "webhook"
+url = "{receiver.url}"
+secret_env = "TEST_WEBHOOK_SECRET"
+[[subscribers.channels]]
+kind = "webhook"
+id = "dead-hook"
+url = "http://127.0.0.1:{free_port()}/nobody"
+secret_env = "TEST_WEBHOOK_SECRET"
+''', encoding="utf-8")
+    res = CliRunner().invoke(main, ["notify", "test", "desk", "--config", str(path)])
+    assert res.exit_code == 1, res.output
+    lines = res.output.splitlines()
+    assert lines[0].startswith("ok   email:a@example.org: sent (msg_")
+    assert lines[1].startswith("ok   webhook: sent (msg_")
+    assert lines[2].startswith("FAIL dead-hook: webhook: ConnectError")
+    assert len(smtp.messages) == 1 and "test message for desk" in smtp.messages[0]["Subject"]
+    assert len(receiver.received) == 1 and receiver.received[0].verified
