@@ -368,7 +368,7 @@ def _insert_delivery(db: Database, d: PlannedDelivery, now: str) -> int:
     cur = db.execute(
         "INSERT OR IGNORE INTO deliveries (key, event_key, subscriber, channel, status, attempts, "
         "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-        [d.key, d.event_key, d.subscriber, d.channel, now, now],
+        [d.key, d.event_key, d.subscriber, d.channel, d.not_before or now, now],
     )
     return cur.rowcount
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
@@ -21,10 +22,14 @@ from db import Database, outbox, store
 from db.outbox import OutboxRow
 from notifier.base import Message, Notifier, PermanentError, Target, TransientError
 from notifier.console import ConsoleNotifier
+from notifier.dingtalk import DingTalkNotifier
 from notifier.email import EmailNotifier
-from notifier.render import render
-from notifier.routing import plan
+from notifier.feishu import FeishuNotifier
+from notifier.render import render, render_digest
+from notifier.routing import OPERATOR_EVENTS, plan
+from notifier.slack import SlackNotifier
 from notifier.webhook import WebhookNotifier
+from notifier.wecom import WeComNotifier
 from scraper import faults
 from scraper.models import Event
 from scraper.timeutil import backoff, iso, later, utcnow
@@ -60,6 +65,8 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
     out: dict[str, Notifier] = {"console": ConsoleNotifier(),
                                 "webhook": WebhookNotifier(timeout=settings.delivery.webhook_timeout,
                                                            user_agent=settings.user_agent)}
+    for chat in (DingTalkNotifier, WeComNotifier, FeishuNotifier, SlackNotifier):  # group bots (docs/chat.md)
+        out[chat.kind] = chat(timeout=settings.delivery.webhook_timeout, user_agent=settings.user_agent)
     if settings.smtp is not None:
         out["email"] = EmailNotifier(settings.smtp)
     return out
@@ -105,11 +112,21 @@ class _Relay:
         self.regions = load_regions(settings.regions) if any(s.filters.regions for s in settings.subscribers) else None
 
     def group_of(self, row: OutboxRow) -> object:
-        """Rows to the same place go one after another; different places in parallel."""
+        """Rows to the same place go one after another; different places in parallel.
+        A digest subscriber's rows for one channel form one group: they go out as one message."""
+        if self._digest(row):
+            return ("digest", row.subscriber, row.channel)
         t = self.route.get((row.subscriber, row.channel))
         return (t.kind, t.address, t.url) if t else (row.subscriber, row.channel)
 
+    def _digest(self, row: OutboxRow) -> bool:
+        sub = self.subscribers.get(row.subscriber)
+        return sub is not None and sub.mode == "digest" and row.event_type not in OPERATOR_EVENTS
+
     async def send_group(self, rows: list[OutboxRow]) -> None:
+        if rows and self._digest(rows[0]):
+            await asyncio.shield(self.send_digest(rows))
+            return
         for i, row in enumerate(rows):
             if self.stop.is_set():
                 outbox.release(self.db, [r.id for r in rows[i:]])
@@ -153,6 +170,33 @@ class _Relay:
             self.report.sent += 1
             log.info("delivered %s to %s/%s", row.key, row.subscriber, row.channel)
         return None
+
+    async def send_digest(self, rows: list[OutboxRow]) -> None:
+        """Send a digest subscriber's due rows for one channel as ONE message, then mark them all.
+
+        The message key is derived from the rows' own keys, so a retried digest keeps its id.
+        """
+        first = rows[0]
+        key = "msg_" + hashlib.sha256("\x1f".join(sorted(r.key for r in rows)).encode()).hexdigest()[:32]
+        target = self.route.get((first.subscriber, first.channel))
+        sub = self.subscribers[first.subscriber]
+        try:
+            if target is None or self.notifiers.get(target.kind) is None:
+                raise TransientError(f"subscriber {first.subscriber!r} has no usable channel {first.channel!r}")
+            message = render_digest(key=key, items=[(r.event_type, r.event_key, r.payload) for r in rows],
+                                    created_at=iso(self.clock()), focus=sub.filters.regions, regions=self.regions)
+            await self.notifiers[target.kind].send(target, message)
+        except PermanentError as e:
+            for r in rows:
+                self._dead(r, str(e))
+        except Exception as e:  # transient, or a bug: every row of the digest waits for the next try
+            for r in rows:
+                self._retry(r, str(e), getattr(e, "retry_after", None))
+        else:
+            for r in rows:
+                outbox.mark_sent(self.db, r.id, now=iso(self.clock()))
+            self.report.sent += len(rows)
+            log.info("digest %s with %d alerts delivered to %s/%s", key, len(rows), first.subscriber, first.channel)
 
     def _disable(self, row: OutboxRow, error: str) -> None:
         """The receiver said 410 Gone: stop using it (its other deliveries die at once) and tell operators."""

@@ -183,3 +183,19 @@ def webhook_body(*, event_type: str, event_key: str, created_at: str, payload: M
     data["event_key"] = event_key
     body = {"version": WEBHOOK_SCHEMA_VERSION, "type": event_type, "timestamp": created_at, "data": data}
     return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def render_digest(*, key: str, items: Sequence[tuple[str, str, Mapping[str, Any]]], created_at: str,
+                  focus: Sequence[str] = (), regions: Regions | None = None) -> Message:
+    """One message for a digest subscriber's collected alerts. ``items``: (event type, event key, payload)."""
+    if not items:
+        raise ValueError("a digest with no items is never sent")
+    parts = [render(key=key, event_type=t, event_key=k, created_at=created_at, payload=p, focus=focus, regions=regions)
+             for t, k, p in items]
+    subject = header_safe(f"[clusterwatch] digest: {len(items)} alert{'s' if len(items) > 1 else ''}")
+    text = "\n".join(f"{i}. {m.subject.removeprefix('[clusterwatch] ')}\n{m.text}" for i, m in enumerate(parts, 1))
+    html_parts = "".join(f"<section>{m.html}</section><hr>" for m in parts)
+    body = {"version": WEBHOOK_SCHEMA_VERSION, "type": "digest", "timestamp": created_at,
+            "data": {"items": [json.loads(m.json_body) for m in parts]}}
+    return Message(key=key, subject=subject, text=f"{len(items)} alerts\n\n{text}", html=html_parts,
+                   json_body=json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
+from datetime import datetime, timedelta, timezone
 from typing import Iterable, Mapping, Sequence
+from zoneinfo import ZoneInfo
 
 from config import Subscriber
 from config.regions import Regions
@@ -90,7 +92,8 @@ def _names(event: Event, wanted: Sequence[str]) -> bool:
 
 
 def plan(events: Iterable[Event], subscribers: Sequence[Subscriber],
-         texts: Mapping[str, str] | None = None, regions: Regions | None = None) -> list[PlannedDelivery]:
+         texts: Mapping[str, str] | None = None, regions: Regions | None = None,
+         now: datetime | None = None) -> list[PlannedDelivery]:
     """One planned delivery per matching event x subscriber x channel (x email recipient).
 
     ``texts`` maps an event key to the full text its keywords are matched against.
@@ -101,7 +104,19 @@ def plan(events: Iterable[Event], subscribers: Sequence[Subscriber],
         for sub in subscribers:
             if not matches(sub, event, text, regions):
                 continue
+            due = next_digest(sub, now) if sub.mode == "digest" and event.type not in OPERATOR_EVENTS else None
             for channel in sub.channels:
                 for cid in channel.ids():
-                    out.append(PlannedDelivery(delivery_key(sub.name, cid, event.key), event.key, sub.name, cid))
+                    out.append(PlannedDelivery(delivery_key(sub.name, cid, event.key), event.key, sub.name, cid, due))
     return out
+
+
+def next_digest(sub: Subscriber, now: datetime | None = None) -> str:
+    """The next ``digest_at`` in the subscriber's time zone, as UTC ISO (when its digest goes out)."""
+    tz = ZoneInfo(sub.timezone)
+    local = (now or datetime.now(timezone.utc)).astimezone(tz)
+    hour, minute = (int(x) for x in sub.digest_at.split(":"))
+    at = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if at <= local:
+        at += timedelta(days=1)
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -200,4 +200,5 @@ class PlannedDelivery:
     key: str  # idempotency key, also webhook-id and Message-ID local part
     event_key: str
     subscriber: str
-    channel: str  # channel id, e.g. "email:a@example.org", "webhook:3f2a...", "console"
+    channel: str  # channel id, e.g. "email:a@example.org", "webhook", "console"
+    not_before: str | None = None  # digest subscribers: the next digest time (UTC ISO)
