@@ -197,5 +197,6 @@ def render_digest(*, key: str, items: Sequence[tuple[str, str, Mapping[str, Any]
     html_parts = "".join(f"<section>{m.html}</section><hr>" for m in parts)
     body = {"version": WEBHOOK_SCHEMA_VERSION, "type": "digest", "timestamp": created_at,
             "data": {"items": [json.loads(m.json_body) for m in parts]}}
-    return Message(key=key, subject=subject, text=f"{len(items)} alerts\n\n{text}", html=html_parts,
+    count = f"{len(items)} alert{'s' if len(items) > 1 else ''}"
+    return Message(key=key, subject=subject, text=f"{count}\n\n{text}", html=html_parts,
                    json_body=json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode())

@@ -18,6 +18,7 @@ import secrets
 import socket
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -27,7 +28,9 @@ from aiosmtpd.controller import Controller
 import config
 from db import open_db
 from notifier.webhook import verify
+from notifier.relay import relay_once
 from scraper.runner import OnceReport, run_once
+from scraper.timeutil import parse_iso, utcnow
 
 SITE = Path(__file__).with_name("demo_site")
 LIST_PATH = "/col/col1229399350/index.html"
@@ -154,6 +157,17 @@ to = ["analyst@example.org"]
 kind = "webhook"
 url = "{webhook_url}"
 secret_env = "{SECRET_ENV}"
+
+# Side by side: a digest subscriber for Jiaxing gets one message a day at 08:30 Shanghai time.
+[[subscribers]]
+name = "jiaxing-morning-digest"
+mode = "digest"
+digest_at = "08:30"
+[subscribers.filters]
+regions = ["嘉兴市"]
+[[subscribers.channels]]
+kind = "email"
+to = ["director@example.org"]
 ''', encoding="utf-8")
     return path
 
@@ -181,12 +195,16 @@ def run_demo(workdir: Path, out: Callable[[str], None] = print) -> dict[str, Any
         out("2. The bureau publishes a new batch on its list page ...\n")
         second = asyncio.run(run_once(settings, db, force=True))
         _summary(out, "3. Second check", second)
-        _show_email(out, smtp.messages)
+        _show_email(out, smtp.messages, "4. Instant email received by the local SMTP server")
         _show_webhooks(out, receiver.received)
+        instant = list(smtp.messages)
+        digest = asyncio.run(relay_once(settings, db, now=_digest_time(db)))
+        out(f"6. Next morning at 08:30 the digest goes out ({digest}):")
+        _show_email(out, smtp.messages[len(instant):], "   Digest email")
         db.close()
         _show_history(out, settings.database)
-        return {"emails": smtp.messages, "webhooks": receiver.received, "database": settings.database,
-                "first": first, "second": second}
+        return {"emails": instant, "digests": smtp.messages[len(instant):], "webhooks": receiver.received,
+                "database": settings.database, "first": first, "second": second}
     finally:
         smtp.controller.stop()
         site.server.shutdown()
@@ -200,8 +218,14 @@ def _summary(out: Callable[[str], None], heading: str, report: OnceReport) -> No
     out(f"   deliveries: {report.deliveries}\n")
 
 
-def _show_email(out: Callable[[str], None], messages: list[Any]) -> None:
-    out(f"4. Email received by the local SMTP server ({len(messages)}):")
+def _digest_time(db: Any) -> datetime:
+    """When the pending digest rows are due (the demo does not wait until tomorrow morning)."""
+    row = db.execute("SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending'").fetchone()
+    return parse_iso(row[0]) if row and row[0] else utcnow()
+
+
+def _show_email(out: Callable[[str], None], messages: list[Any], heading: str) -> None:
+    out(f"{heading} ({len(messages)}):")
     for msg in messages:
         for h in ("From", "To", "Subject", "Message-ID"):
             out(f"   {h}: {msg[h]}")
@@ -222,7 +246,7 @@ def _show_webhooks(out: Callable[[str], None], received: list[dict[str, Any]]) -
 
 
 def _show_history(out: Callable[[str], None], database: Path) -> None:
-    out(f"6. History is in SQLite: {database}")
+    out(f"7. History is in SQLite: {database}")
     out("   Try:")
     out(f"   sqlite-utils query {database} \\\n"
         "     \"select first_seen, pub_date, title from announcements order by first_seen desc, pub_date desc limit 5\" -t")

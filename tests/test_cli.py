@@ -31,6 +31,9 @@ def test_demo_alerts_by_email_and_webhook(tmp_path: Path) -> None:
     assert [r.outcome for r in result["first"].results] == ["baseline"]
     assert result["first"].deliveries.sent == 0
     assert result["second"].deliveries.sent == 2
+    (digest,) = result["digests"]  # the digest subscriber, side by side with the instant one
+    assert digest["To"] == "director@example.org" and digest["Subject"] == "[clusterwatch] digest: 1 alert"
+    assert "浙江省中小企业特色产业集群 第二批 公布 — 嘉兴市 3" in digest.get_body(preferencelist=("plain",)).get_content()
     text = "\n".join(lines)
     assert "signature verified: yes" in text
     assert f"sqlite-utils query {result['database']}" in text
@@ -42,7 +45,8 @@ def test_demo_command_in_a_subprocess(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "scraper", "demo", "--dir", str(tmp_path / "d")],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
-    assert "Email received by the local SMTP server (1)" in proc.stdout
+    assert "Instant email received by the local SMTP server (1)" in proc.stdout
+    assert "Digest email (1)" in proc.stdout
     assert "Webhook received (1)" in proc.stdout
     # the example query the demo prints actually works
     query = "select first_seen, pub_date, title from announcements order by first_seen desc, pub_date desc limit 5"
