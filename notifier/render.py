@@ -51,7 +51,7 @@ def render(*, key: str, event_type: str, event_key: str, created_at: str, payloa
         text=_text(event_type, title, link, ordered),
         html=_html(title, link, ordered),
         json_body=webhook_body(event_type=event_type, event_key=event_key, created_at=created_at, payload=payload),
-        payload=payload,
+        payload=ordered,  # the subscriber's own entities first, as in the email
     )
 
 

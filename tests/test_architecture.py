@@ -25,7 +25,7 @@ LAYER = {
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }
 HOMES = {
-    "httpx": {"scraper.fetch", "notifier.webhook"},
+    "httpx": {"scraper.fetch", "notifier.webhook", "notifier.chat", "notifier.dingtalk", "notifier.wecom", "notifier.feishu", "notifier.slack"},
     "selectolax": {"scraper.parse"},
     "sqlite_utils": {"db"},
     "sqlite3": {"db"},

@@ -47,7 +47,8 @@ def test_example_config_loads_and_is_complete() -> None:
     assert settings.smtp is not None and settings.smtp.password is not None
     assert settings.smtp.password.reveal() == "hunter2-smtp-password"
     assert settings.database == (ROOT / "config" / "clusterwatch.db")
-    assert {c.kind for s in settings.subscribers for c in s.channels} == {"email", "webhook", "console"}
+    assert {c.kind for s in settings.subscribers for c in s.channels} == {
+        "email", "webhook", "console", "dingtalk", "wecom", "feishu", "slack"}
 
 
 def test_example_documents_every_setting() -> None:
