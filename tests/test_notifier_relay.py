@@ -820,3 +820,26 @@ def test_410_disables_the_endpoint_and_tells_operators(world: Callable[..., Worl
     assert [r["status"] for r in rows] == ["dead", "dead"] and "endpoint disabled" in rows[1]["last_error"]
     bodies = [json.loads(r.body) for r in ops.received]
     assert any(b["type"] == "delivery.dead" and "disabled" in b["data"]["title"] for b in bodies)
+
+
+def test_smtp_down_then_421_then_accepting_delivers_once(world: Callable[..., World]) -> None:
+    port = free_port()
+    w = world(email_sub("desk", "desk@example.org"), smtp_port=port)
+    w.announce()
+    later = datetime.now(timezone.utc)
+    assert w.relay().retried == 1  # nothing listens: connection refused
+    server = SmtpServer(port=port).start()
+    try:
+        server.data_reply = "421 4.3.2 service shutting down"
+        later += timedelta(days=1)
+        assert w.relay(now=later).retried == 1 and server.messages == []
+        server.data_reply = None
+        later += timedelta(days=1)
+        assert w.relay(now=later).sent == 1
+        assert w.relay(now=later + timedelta(days=1)).sent == 0
+    finally:
+        server.stop()
+    assert len(server.messages) == 1
+    row = w.row("desk")
+    assert (row["status"], row["attempts"]) == ("sent", 3)
+    assert server.messages[0]["Message-ID"] == f"<{row['key']}@{MID_DOMAIN}>"
