@@ -134,7 +134,8 @@ def _insert_events(db: Database, events: Sequence[Event], deliveries: Sequence[P
 
 
 def set_quarantine(db: Database, name: str, *, now: str, fingerprint: str, outcome: str,
-                   fetches: Sequence[FetchRecord] = ()) -> None:
+                   fetches: Sequence[FetchRecord] = (), events: Sequence[Event] = (),
+                   deliveries: Sequence[PlannedDelivery] = ()) -> None:
     """A valid check that would announce too much at once: hold it until the next check agrees."""
     with write(db):
         db.execute(
@@ -143,6 +144,13 @@ def set_quarantine(db: Database, name: str, *, now: str, fingerprint: str, outco
             [now, now, outcome, fingerprint, name],
         )
         _insert_fetches(db, fetches)
+        _insert_events(db, events, deliveries, now)
+
+
+def failing_alerts(db: Database, source: str) -> int:
+    """How many failing streaks of this source have alerted operators (numbers the streaks)."""
+    return int(db.execute("SELECT count(*) FROM events WHERE type = 'source.failing' AND source = ?",
+                          [source]).fetchone()[0])
 
 
 def known_keys(db: Database, source: str, keys: Sequence[str]) -> set[str]:

@@ -4,7 +4,8 @@
   ``error`` count toward the source's consecutive failures.
 * Operators get ONE ``source.failing`` alert when the streak reaches the
   configured number, and ONE ``source.recovered`` alert when it ends. Both keys
-  name the streak (its start time), so a repeated cycle never alerts twice.
+  name the streak (its number for the source, and its start), so a repeated
+  cycle never alerts twice and a new streak always alerts again.
 * A blocked source is left alone for a while, doubling per block: we back off,
   we never try to get past a challenge.
 """
@@ -25,24 +26,24 @@ MAX_BACKOFF = 86400.0
 
 
 def failing_event(source: str, url: str, *, failures: int, since: str, outcome: str, error: str,
-                  threshold: int) -> Event | None:
+                  threshold: int, streak: int) -> Event | None:
     """The operator alert, when this failure makes the streak reach ``threshold``."""
     if failures != threshold:
         return None
     return Event(
-        key=f"{SOURCE_FAILING}:{source}:{since}", type=SOURCE_FAILING, source=source, announcement_key=None,
+        key=f"{SOURCE_FAILING}:{source}:{streak}:{since}", type=SOURCE_FAILING, source=source, announcement_key=None,
         payload={"source": source, "url": url, "title": f"source {source} is failing ({failures} checks in a row)",
                  "failures": failures, "since": since, "outcome": outcome, "error": error[:500]},
     )
 
 
 def recovered_event(source: str, url: str, *, failures_before: int, since: str | None, now: str,
-                    threshold: int) -> Event | None:
+                    threshold: int, streak: int) -> Event | None:
     """The recovery notice, when a streak that had alerted ends."""
     if failures_before < threshold or since is None:
         return None
     return Event(
-        key=f"{SOURCE_RECOVERED}:{source}:{since}", type=SOURCE_RECOVERED, source=source, announcement_key=None,
+        key=f"{SOURCE_RECOVERED}:{source}:{streak}:{since}", type=SOURCE_RECOVERED, source=source, announcement_key=None,
         payload={"source": source, "url": url, "title": f"source {source} works again after {failures_before} failed checks",
                  "failures": failures_before, "since": since, "recovered_at": now},
     )

@@ -193,8 +193,9 @@ def _hold(ctx: Context, run: _Run, new: list[str], total: int) -> CheckResult | 
     if run.state and run.state.quarantine == fingerprint:
         log.warning("%s: the next check agrees on %d new items; announcing them", run.source.name, len(new))
         return None
+    events = _recovery(ctx, run)  # a held check is a valid one: a failing streak ends here too
     store.set_quarantine(ctx.db, run.source.name, now=iso(run.started), fingerprint=fingerprint, outcome="held",
-                         fetches=run.log.take())
+                         fetches=run.log.take(), events=events, deliveries=plan(events, ctx.settings.subscribers))
     error = f"{len(new)} of {total} items look new at once; held until the next check agrees"
     log.warning("%s: %s", run.source.name, error)
     return CheckResult(run.source.name, "held", total, 0, 0, error=error)
@@ -262,7 +263,8 @@ def _recovery(ctx: Context, run: _Run) -> list[Event]:
         return []
     ev = health.recovered_event(run.source.name, run.source.url, failures_before=state.consecutive_failures,
                                 since=state.failing_since, now=iso(run.started),
-                                threshold=ctx.settings.health.failures_before_alert)
+                                threshold=ctx.settings.health.failures_before_alert,
+                                streak=store.failing_alerts(ctx.db, run.source.name))
     return [ev] if ev else []
 
 
@@ -272,7 +274,8 @@ def _failed(ctx: Context, run: _Run, outcome: str, error: str) -> CheckResult:
     count = run.failures + 1
     since = run.state.failing_since if run.state and run.state.failing_since else now
     ev = health.failing_event(source.name, source.url, failures=count, since=since, outcome=outcome, error=error,
-                              threshold=ctx.settings.health.failures_before_alert)
+                              threshold=ctx.settings.health.failures_before_alert,
+                              streak=store.failing_alerts(ctx.db, source.name) + 1)
     events = [ev] if ev else []
     backoff = None
     if outcome == "blocked":
