@@ -65,8 +65,10 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
     out: dict[str, Notifier] = {"console": ConsoleNotifier(),
                                 "webhook": WebhookNotifier(timeout=settings.delivery.webhook_timeout,
                                                            user_agent=settings.user_agent)}
+    used = {c.kind for s in settings.subscribers for c in s.channels}  # each client loads the CA bundle: only build used ones
     for chat in (DingTalkNotifier, WeComNotifier, FeishuNotifier, SlackNotifier):  # group bots (docs/chat.md)
-        out[chat.kind] = chat(timeout=settings.delivery.webhook_timeout, user_agent=settings.user_agent)
+        if chat.kind in used:
+            out[chat.kind] = chat(timeout=settings.delivery.webhook_timeout, user_agent=settings.user_agent)
     if settings.smtp is not None:
         out["email"] = EmailNotifier(settings.smtp)
     return out
