@@ -12,7 +12,6 @@ import dataclasses
 import json
 import re
 import socket
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -34,7 +33,7 @@ from scraper.models import Announcement, PlannedDelivery
 from scraper.timeutil import iso, parse_iso, utcnow
 from tests.conftest import new_secret
 from tests.servers.smtp import SmtpServer, free_port
-from tests.servers.webhook import WebhookReceiver
+from tests.servers.webhook import ReceiverPool, WebhookReceiver
 
 SOURCE = "jx"
 SECRET = new_secret()  # shared by the module's receivers; exported as TEST_WEBHOOK_SECRET per test
@@ -45,29 +44,12 @@ KEY_RE = re.compile(r"^msg_[0-9a-f]{32}$")
 # --- webhook receivers, reused (closing one costs 0.5 s) ---------------------------------------------------
 
 
-class HookPool:
-    def __init__(self) -> None:
-        self.all: list[WebhookReceiver] = []
-        self.used = 0
+class HookPool(ReceiverPool):
+    """This module's receivers all verify with SECRET unless told otherwise; statuses come first."""
 
-    def take(self, statuses: list[int] | None = None, extra_headers: dict[str, str] | None = None,
-             secret: str = SECRET) -> WebhookReceiver:
-        if self.used == len(self.all):
-            self.all.append(WebhookReceiver(SECRET))
-        r = self.all[self.used]
-        self.used += 1
-        r.verifier = Webhook(secret)
-        r.statuses = list(statuses or [204])
-        r.extra_headers = dict(extra_headers or {})
-        r.received = []
-        return r
-
-    def close(self) -> None:
-        threads = [threading.Thread(target=r.close) for r in self.all]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    def take(self, statuses: list[int] | None = None,  # type: ignore[override]
+             extra_headers: dict[str, str] | None = None, secret: str = SECRET) -> WebhookReceiver:
+        return super().take(secret, statuses, extra_headers)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from notifier.webhook import WebhookNotifier, sign, verify
 from tests.conftest import new_secret
 from tests.servers.http import FixtureServer, Resp
 from tests.servers.smtp import free_port
-from tests.servers.webhook import WebhookReceiver
+from tests.servers.webhook import ReceiverPool, WebhookReceiver
 
 KAT_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 KAT_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
@@ -71,42 +71,15 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
     return ft
 
 
-class HookPool:
-    """Receivers reused across this module's tests: closing one costs 0.5 s (server poll interval)."""
-
-    def __init__(self) -> None:
-        self.all: list[WebhookReceiver] = []
-        self.used = 0
-
-    def take(self, secret: str, statuses: list[int] | None = None,
-             extra_headers: dict[str, str] | None = None) -> WebhookReceiver:
-        if self.used == len(self.all):
-            self.all.append(WebhookReceiver(secret))
-        r = self.all[self.used]
-        self.used += 1
-        r.verifier = Webhook(secret)
-        r.statuses = list(statuses or [204])
-        r.extra_headers = dict(extra_headers or {})
-        r.received = []
-        return r
-
-    def close(self) -> None:
-        threads = [threading.Thread(target=r.close) for r in self.all]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-
-
 @pytest.fixture(scope="module")
-def _pool() -> Iterator[HookPool]:
-    pool = HookPool()
+def _pool() -> Iterator[ReceiverPool]:
+    pool = ReceiverPool()
     yield pool
     pool.close()
 
 
 @pytest.fixture
-def hooks(_pool: HookPool) -> HookPool:
+def hooks(_pool: ReceiverPool) -> ReceiverPool:
     _pool.used = 0
     return _pool
 
@@ -117,7 +90,7 @@ def secret() -> str:
 
 
 @pytest.fixture
-def receiver(hooks: HookPool, secret: str) -> WebhookReceiver:
+def receiver(hooks: ReceiverPool, secret: str) -> WebhookReceiver:
     return hooks.take(secret)
 
 
@@ -215,7 +188,7 @@ def test_rotation_two_signatures_each_verifies_alone(receiver: WebhookReceiver, 
 
 
 def test_retries_keep_id_and_body_refresh_timestamp_and_signature(
-        secret: str, fake_time: FakeTime, hooks: HookPool) -> None:
+        secret: str, fake_time: FakeTime, hooks: ReceiverPool) -> None:
     receiver = hooks.take(secret, statuses=[500, 500, 200])
     m = _message()
     target = Target(kind="webhook", url=receiver.url, secrets=(secret,))
@@ -240,13 +213,13 @@ def test_retries_keep_id_and_body_refresh_timestamp_and_signature(
 
 
 @pytest.fixture
-def redirect_target(hooks: HookPool, secret: str) -> WebhookReceiver:
+def redirect_target(hooks: ReceiverPool, secret: str) -> WebhookReceiver:
     return hooks.take(secret)
 
 
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 def test_redirect_is_not_followed_and_is_a_failure(status: int, secret: str,
-                                                   redirect_target: WebhookReceiver, hooks: HookPool) -> None:
+                                                   redirect_target: WebhookReceiver, hooks: ReceiverPool) -> None:
     hook = hooks.take(secret, statuses=[status], extra_headers={"Location": redirect_target.url})
     with pytest.raises(TransientError, match=f"answered {status}.*redirects are not followed"):
         _send(Target(kind="webhook", url=hook.url, secrets=(secret,)), _message())
@@ -255,35 +228,35 @@ def test_redirect_is_not_followed_and_is_a_failure(status: int, secret: str,
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 413, 422])
-def test_client_errors_are_permanent(status: int, secret: str, hooks: HookPool) -> None:
+def test_client_errors_are_permanent(status: int, secret: str, hooks: ReceiverPool) -> None:
     hook = hooks.take(secret, statuses=[status])
     with pytest.raises(PermanentError, match=f"answered {status}"):
         _send(Target(kind="webhook", url=hook.url, secrets=(secret,)), _message())
     assert len(hook.received) == 1
 
 
-def test_410_is_permanent_gone(secret: str, hooks: HookPool) -> None:
+def test_410_is_permanent_gone(secret: str, hooks: ReceiverPool) -> None:
     hook = hooks.take(secret, statuses=[410])
     with pytest.raises(PermanentError, match="410 Gone"):
         _send(Target(kind="webhook", url=hook.url, secrets=(secret,)), _message())
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
-def test_transient_statuses(status: int, secret: str, hooks: HookPool) -> None:
+def test_transient_statuses(status: int, secret: str, hooks: ReceiverPool) -> None:
     hook = hooks.take(secret, statuses=[status])
     with pytest.raises(TransientError, match=f"answered {status}") as ei:
         _send(Target(kind="webhook", url=hook.url, secrets=(secret,)), _message())
     assert ei.value.retry_after is None
 
 
-def test_429_retry_after_seconds(secret: str, hooks: HookPool) -> None:
+def test_429_retry_after_seconds(secret: str, hooks: ReceiverPool) -> None:
     hook = hooks.take(secret, statuses=[429], extra_headers={"Retry-After": "120"})
     with pytest.raises(TransientError) as ei:
         _send(Target(kind="webhook", url=hook.url, secrets=(secret,)), _message())
     assert ei.value.retry_after == 120.0
 
 
-def test_503_retry_after_http_date(secret: str, hooks: HookPool) -> None:
+def test_503_retry_after_http_date(secret: str, hooks: ReceiverPool) -> None:
     when = email.utils.formatdate(time.time() + 600, usegmt=True)
     hook = hooks.take(secret, statuses=[503], extra_headers={"Retry-After": when})
     with pytest.raises(TransientError) as ei:
@@ -293,7 +266,7 @@ def test_503_retry_after_http_date(secret: str, hooks: HookPool) -> None:
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204])
-def test_2xx_is_success(status: int, secret: str, hooks: HookPool) -> None:
+def test_2xx_is_success(status: int, secret: str, hooks: ReceiverPool) -> None:
     hook = hooks.take(secret, statuses=[status])
     _send(Target(kind="webhook", url=hook.url, secrets=(secret,)), _message())
     assert len(hook.received) == 1 and hook.received[0].verified

@@ -55,3 +55,33 @@ class WebhookReceiver:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class ReceiverPool:
+    """Receivers reused across a module's tests (closing one waits for the server's poll).
+
+    ``take`` hands out the next receiver, reset: its signing secret, scripted statuses and headers.
+    """
+
+    def __init__(self) -> None:
+        self.all: list[WebhookReceiver] = []
+        self.used = 0
+
+    def take(self, secret: str, statuses: list[int] | None = None,
+             extra_headers: dict[str, str] | None = None) -> WebhookReceiver:
+        if self.used == len(self.all):
+            self.all.append(WebhookReceiver(secret))
+        r = self.all[self.used]
+        self.used += 1
+        r.verifier = Webhook(secret)
+        r.statuses = list(statuses or [204])
+        r.extra_headers = dict(extra_headers or {})
+        r.received = []
+        return r
+
+    def close(self) -> None:
+        threads = [threading.Thread(target=r.close) for r in self.all]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
