@@ -208,3 +208,96 @@ def m004_endpoints(db: Database) -> None:
             PRIMARY KEY (subscriber, channel)
         )"""
     )
+
+
+@migrations()
+def m005_views(db: Database) -> None:
+    """Views for the common ad hoc questions (docs/schema.md, README "Querying the history")."""
+    db.execute(
+        """
+        CREATE VIEW v_selections AS
+        SELECT s.name AS entity,
+               s.region AS region,
+               s.city AS city,
+               s.category AS category,
+               a.program AS program,
+               COALESCE(p.name_zh, a.program_name) AS program_name,
+               a.level AS level,
+               a.batch AS batch,
+               a.year AS year,
+               a.review AS review,
+               a.stage AS stage,
+               COALESCE(a.pub_date, substr(a.first_seen, 1, 10)) AS published,
+               a.title AS title,
+               a.url AS link,
+               a.source AS source,
+               s.role AS role,
+               s.provenance AS provenance,
+               s.batch_key AS batch_key,
+               s.announcement_key AS announcement_key
+        FROM selections s
+        JOIN announcements a ON a.key = s.announcement_key
+        LEFT JOIN programs p ON p.key = a.program"""
+    )
+    db.execute(
+        """
+        CREATE VIEW v_batches AS
+        SELECT b.program AS program,
+               p.name_zh AS program_name,
+               b.level AS level,
+               b.year AS year,
+               b.batch AS batch,
+               b.review AS review,
+               b.notice_date AS notice_date,
+               b.final_date AS final_date,
+               CASE WHEN b.final_date IS NOT NULL THEN 'final'
+                    WHEN b.notice_date IS NOT NULL THEN 'notice' ELSE 'other' END AS stage,
+               (SELECT COUNT(DISTINCT s.name) FROM selections s
+                 WHERE s.batch_key = b.key AND s.role = 'new') AS entities,
+               (SELECT a.url FROM announcements a WHERE a.key = b.notice_announcement) AS notice_link,
+               (SELECT a.url FROM announcements a WHERE a.key = b.final_announcement) AS final_link,
+               b.first_seen AS first_seen,
+               b.key AS batch_key
+        FROM batches b
+        LEFT JOIN programs p ON p.key = b.program"""
+    )
+    db.execute(
+        """
+        CREATE VIEW v_timeline AS
+        SELECT e.created_at AS at,
+               e.type AS type,
+               e.source AS source,
+               COALESCE(a.title, json_extract(e.payload, '$.title')) AS title,
+               COALESCE(a.program, json_extract(e.payload, '$.program')) AS program,
+               COALESCE(a.stage, json_extract(e.payload, '$.stage')) AS stage,
+               COALESCE(a.region, json_extract(e.payload, '$.region')) AS region,
+               COALESCE(a.pub_date, json_extract(e.payload, '$.pub_date')) AS published,
+               COALESCE(a.url, json_extract(e.payload, '$.url')) AS link,
+               e.key AS event_key,
+               e.id AS event_id
+        FROM events e
+        LEFT JOIN announcements a ON a.key = e.announcement_key
+        ORDER BY e.created_at, e.id"""
+    )
+    db.execute(
+        """
+        CREATE VIEW v_source_health AS
+        SELECT s.name AS source,
+               s.url AS url,
+               COALESCE(s.adapter_used, s.kind) AS adapter,
+               s.last_checked_at AS last_checked,
+               s.last_ok_at AS last_success,
+               s.last_outcome AS last_outcome,
+               s.consecutive_failures AS consecutive_failures,
+               s.failing_since AS failing_since,
+               s.backoff_until AS backoff_until,
+               s.last_error AS last_error,
+               (SELECT COUNT(*) FROM announcements a WHERE a.source = s.name) AS announcements,
+               (SELECT COUNT(*) FROM fetches f WHERE f.source = s.name
+                 AND f.started_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')) AS fetches_7d,
+               (SELECT COUNT(*) FROM fetches f WHERE f.source = s.name AND f.outcome NOT IN ('ok', 'not-modified')
+                 AND f.started_at >= strftime('%Y-%m-%dT%H:%M:%SZ', 'now', '-7 days')) AS failed_fetches_7d,
+               (SELECT COUNT(*) FROM deliveries d JOIN events e ON e.key = d.event_key
+                 WHERE e.source = s.name AND d.status = 'dead') AS dead_deliveries
+        FROM sources s"""
+    )

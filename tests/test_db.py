@@ -36,7 +36,8 @@ def test_migrations_apply_once(tmp_path: Path) -> None:
     open_db(tmp_path / "cw.db").close()
     db = open_db(tmp_path / "cw.db")
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == ["m001_initial", "m002_health_and_attachments", "m003_understanding", "m004_endpoints"]
+    assert applied == ["m001_initial", "m002_health_and_attachments", "m003_understanding", "m004_endpoints",
+                       "m005_views"]
     assert migrations.pending(db) == []
 
 

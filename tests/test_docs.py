@@ -35,6 +35,7 @@ def test_schema_doc_matches_live_schema() -> None:
     names = db.table_names()
     shadow = {t for t in names for v in names if t.startswith(v + "_") and t != v}  # FTS5's own tables
     live = {t: {c.name for c in db[t].columns} for t in names if not t.startswith("_") and t not in shadow}
+    live.update({v: {c.name for c in db[v].columns} for v in db.view_names()})
     assert documented_schema() == live
 
 
