@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -14,9 +13,9 @@ import click
 
 import config
 import config.loader
-from config import ConfigError, Settings, Source
+from config import Settings, Source
 
-DEFAULT_CONFIG = "clusterwatch.toml"
+from scraper.clikit import config_option, load_settings, optional_settings, width as _width
 
 
 def _setup_logging(verbose: int, quiet: int) -> None:
@@ -27,17 +26,7 @@ def _setup_logging(verbose: int, quiet: int) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def _load(path: str) -> Settings:
-    try:
-        return config.load(path)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-
-
-config_option = click.option(
-    "--config", "config_path", default=lambda: os.environ.get("CLUSTERWATCH_CONFIG", DEFAULT_CONFIG),
-    show_default=f"$CLUSTERWATCH_CONFIG or {DEFAULT_CONFIG}", help="The TOML config file.",
-)
+_load = load_settings
 
 
 @click.group()
@@ -154,13 +143,6 @@ def status(config_path: str, as_json: bool) -> None:
             click.echo(f"{r['source']}: {r['last_error']}")
         for problem in r["count_problems"]:
             click.echo(f"{r['source']}: list count mismatch: {problem}")
-
-
-def _width(text: str) -> int:
-    """Terminal columns: CJK characters are two wide."""
-    import unicodedata
-
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 @main.command()
@@ -344,11 +326,7 @@ def extract(url_or_file: str, config_path: str, as_json: bool) -> None:
         click.echo(f"  {e['row'] or '-':>4}  {e['name']}  [{where or '?'}]  {e['category'] or ''} {e['role']}")
 
 
-def _optional_settings(config_path: str) -> Settings:
-    """The config when there is one; built-in defaults otherwise (for one-off commands)."""
-    if Path(config_path).exists():
-        return _load(config_path)
-    return Settings(path=Path(config_path), database=Path(os.devnull))
+_optional_settings = optional_settings
 
 
 @main.group("config")
@@ -387,6 +365,10 @@ def demo(workdir: Path | None) -> None:
     if (target / "clusterwatch.db").exists():
         raise click.ClickException(f"{target} already holds a demo database; pick an empty folder")
     run_demo(target, out=click.echo)
+
+
+# Commands that live in their own modules (scraper/cli_*.py) are registered here.
+# --- registered commands (one line each) ---
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ LAYER = {
     "db": 2,
     "notifier": 3, "notifier.test_message": 3.5,
     "scraper.listing": 2, "scraper.context": 3.5, "scraper.downloads": 3.7, "scraper.pipeline": 4, "scraper.checker": 4,
-    "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.cli": 8, "scraper.__main__": 9,
+    "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.clikit": 7.5, "scraper.cli_": 7.6,  # scraper.cli_* command modules "scraper.cli": 8, "scraper.__main__": 9,
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }
 HOMES = {
@@ -54,7 +54,7 @@ def modules() -> list[tuple[str, Path]]:
 def layer_of(module: str) -> int:
     best = None
     for prefix, layer in LAYER.items():
-        if module == prefix or module.startswith(prefix + "."):
+        if module == prefix or module.startswith(prefix + ".") or (prefix.endswith("_") and module.startswith(prefix)):
             if best is None or len(prefix) > len(best[0]):
                 best = (prefix, layer)
     assert best is not None, f"{module} has no layer in LAYER"

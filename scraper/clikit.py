@@ -1,0 +1,65 @@
+"""Shared pieces of the command line: the ``--config`` option, loading settings, terminal tables.
+
+Command modules (``scraper.cli`` and the ``scraper.cli_*`` modules it registers) import these, so
+every command reads its config and prints tables the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+from typing import Callable, Sequence
+
+import click
+
+import config
+from config import ConfigError, Settings
+
+DEFAULT_CONFIG = "clusterwatch.toml"
+
+config_option = click.option(
+    "--config", "config_path", default=lambda: os.environ.get("CLUSTERWATCH_CONFIG", DEFAULT_CONFIG),
+    show_default=f"$CLUSTERWATCH_CONFIG or {DEFAULT_CONFIG}", help="The TOML config file.",
+)
+
+
+def load_settings(path: str) -> Settings:
+    """The config at ``path``; a config error becomes a clean one-line CLI error."""
+    try:
+        return config.load(path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def optional_settings(config_path: str) -> Settings:
+    """The config when there is one; built-in defaults otherwise (for one-off commands)."""
+    if Path(config_path).exists():
+        return load_settings(config_path)
+    return Settings(path=Path(config_path), database=Path(os.devnull))
+
+
+# CSI/OSC/other escape sequences, then any C0/C1 control character except tab and newline.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])|\x9b[0-?]*[ -/]*[@-~]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: object) -> str:
+    """Scraped text made safe for a terminal: no ANSI escape sequences, no control characters."""
+    s = "" if text is None else str(text)
+    return _CONTROL.sub("", _ANSI.sub("", s))
+
+
+def width(text: str) -> int:
+    """Terminal columns: CJK characters are two wide."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def echo_table(header: Sequence[str], rows: Sequence[Sequence[object]],
+               out: Callable[[str], None] = click.echo) -> None:
+    """Print rows as aligned columns (CJK-aware), cleaning every cell."""
+    table = [[clean(c) for c in header]] + [[clean(c).replace("\n", " ") for c in r] for r in rows]
+    widths = [max(width(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        out("  ".join(cell + " " * (w - width(cell)) for cell, w in zip(row, widths)).rstrip())
