@@ -21,7 +21,7 @@ LAYER = {
     "db": 2,
     "notifier": 3, "notifier.test_message": 3.5,
     "scraper.listing": 2, "scraper.context": 3.5, "scraper.downloads": 3.7, "scraper.pipeline": 4, "scraper.checker": 4,
-    "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.clikit": 7.5, "scraper.cli_": 7.6,  # scraper.cli_* command modules "scraper.cli": 8, "scraper.__main__": 9,
+    "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.clikit": 7.5, "scraper.cli_": 7.6, "scraper.cli": 8, "scraper.__main__": 9,  # scraper.cli_*: command modules
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }
 HOMES = {
