@@ -139,3 +139,14 @@ def requeue(db: Database, *, ids: list[int] | None = None, dead: bool = False, n
                              f"lease_until = NULL WHERE id IN ({marks}) AND status IN ('dead', 'pending')",
                              [now, *(ids or [])])
     return cur.rowcount
+
+
+def queue_summary(db: Database, *, dead_since: str | None = None) -> dict[str, int]:
+    """Deliveries waiting (pending or being sent) and dead ones (given up since ``dead_since``, or ever)."""
+    waiting = db.execute("SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')").fetchone()[0]
+    if dead_since is None:
+        dead = db.execute("SELECT count(*) FROM deliveries WHERE status = 'dead'").fetchone()[0]
+    else:
+        dead = db.execute("SELECT count(*) FROM deliveries WHERE status = 'dead' AND next_attempt_at >= ?",
+                          [dead_since]).fetchone()[0]
+    return {"waiting": waiting, "dead": dead}

@@ -6,11 +6,12 @@ every command reads its config and prints tables the same way.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import click
 
@@ -63,3 +64,19 @@ def echo_table(header: Sequence[str], rows: Sequence[Sequence[object]],
     widths = [max(width(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         out("  ".join(cell + " " * (w - width(cell)) for cell, w in zip(row, widths)).rstrip())
+
+
+EX_TEMPFAIL = 75  # sysexits.h: "try again later" — what cron wrappers and systemd expect for a busy lock
+
+
+@contextlib.contextmanager
+def exclusive(settings: Settings, command: str) -> Iterator[None]:
+    """Hold the database's writer lock for a writing command; exit 75 at once if another process has it."""
+    from db.lock import Locked, writer_lock
+
+    try:
+        with writer_lock(settings.database, command):
+            yield
+    except Locked as e:
+        click.echo(f"clusterwatch {command}: {e}", err=True)
+        raise SystemExit(EX_TEMPFAIL) from None
