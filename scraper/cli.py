@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import sys
 import tempfile
 from pathlib import Path
 
@@ -15,15 +13,8 @@ import config
 import config.loader
 from config import Settings, Source
 
-from scraper.clikit import config_option, load_settings, optional_settings, width as _width
-
-
-def _setup_logging(verbose: int, quiet: int) -> None:
-    level = logging.WARNING - 10 * verbose + 10 * quiet
-    logging.basicConfig(level=max(logging.DEBUG, level), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, level))
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+from scraper import logs
+from scraper.clikit import clean, config_option, echo_table, exclusive, load_settings, optional_settings
 
 
 _load = load_settings
@@ -32,10 +23,13 @@ _load = load_settings
 @click.group()
 @click.option("-v", "--verbose", count=True, help="More log output (repeatable).")
 @click.option("-q", "--quiet", count=True, help="Less log output (repeatable).")
+@click.option("--log-format", type=click.Choice(logs.FORMATS), envvar="CLUSTERWATCH_LOG_FORMAT",
+              default="text", show_default=True,
+              help="Log lines as text or as JSON objects (also $CLUSTERWATCH_LOG_FORMAT).")
 @click.version_option(package_name="clusterwatch")
-def main(verbose: int, quiet: int) -> None:
+def main(verbose: int, quiet: int, log_format: str) -> None:
     """Watch government bureau sites for new batches of selected enterprises and clusters."""
-    _setup_logging(verbose, quiet)
+    logs.setup(verbose=verbose, quiet=quiet, fmt=log_format)
 
 
 @main.command()
@@ -55,8 +49,9 @@ def run(config_path: str, once: bool, only: tuple[str, ...], force: bool) -> Non
     if not once:
         _daemon(settings)
         return
-    db = open_db(settings.database)
-    report = asyncio.run(run_once(settings, db, only=only, force=force))
+    with exclusive(settings, "run --once"):
+        db = open_db(settings.database)
+        report = asyncio.run(run_once(settings, db, only=only, force=force))
     for r in report.results:
         click.echo(str(r))
     if report.skipped:
@@ -72,6 +67,11 @@ def daemon(config_path: str) -> None:
 
 
 def _daemon(settings: Settings) -> None:
+    with exclusive(settings, "daemon"):
+        _run_daemon(settings)
+
+
+def _run_daemon(settings: Settings) -> None:
     from db import open_db
     from scraper.fetch import Fetcher
     from scraper.pipeline import Context
@@ -122,27 +122,54 @@ def _check_target(source_or_url: str, config_path: str) -> tuple[Settings, Sourc
 @main.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def status(config_path: str, as_json: bool) -> None:
-    """Show each source's health: adapter, last success, last outcome, failures, items, next run."""
-    from scraper.status import source_status
+@click.option("--dead-window", default="7d", show_default=True, metavar="DURATION",
+              help="Dead deliveries this recent make status fail (e.g. 24h, 7d; 'all' = any dead delivery).")
+def status(config_path: str, as_json: bool, dead_window: str) -> None:
+    """Show each source's health; exit 2 when a source is failing past its budget or deliveries are dead.
 
+    Exit codes for monitors: 0 healthy, 2 unhealthy (reasons on stderr), 1 a usage or config error.
+    """
+    from scraper.status import source_status, verdict
+
+    window = _duration(dead_window)
     settings = _load(config_path)
     rows = source_status(settings)
+    v = verdict(settings, rows, dead_window=window)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    header = ("source", "adapter", "last success", "last outcome", "fails", "items", "next run")
-    table = [header] + [(r["source"], r["adapter"], r["last_success"] or "never", r["last_outcome"] or "-",
-                         str(r["consecutive_failures"]), str(r["items_known"]), r["next_run"] or "disabled")
-                        for r in rows]
-    widths = [max(_width(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        click.echo("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip())
-    for r in rows:
-        if r["last_error"]:
-            click.echo(f"{r['source']}: {r['last_error']}")
-        for problem in r["count_problems"]:
-            click.echo(f"{r['source']}: list count mismatch: {problem}")
+    else:
+        header = ("source", "adapter", "last success", "last outcome", "fails", "items", "next run")
+        echo_table(header, [(r["source"], r["adapter"], r["last_success"] or "never", r["last_outcome"] or "-",
+                             str(r["consecutive_failures"]), str(r["items_known"]), r["next_run"] or "disabled")
+                            for r in rows])
+        for r in rows:
+            if r["last_error"]:
+                click.echo(f"{r['source']}: {clean(r['last_error'])}")
+            for problem in r["count_problems"]:
+                click.echo(f"{r['source']}: list count mismatch: {clean(problem)}")
+        click.echo(f"deliveries: {v.waiting} waiting, {v.dead} dead")
+    for problem in v.problems:
+        click.echo(f"unhealthy: {problem}", err=True)
+    if not v.healthy:
+        raise SystemExit(2)
+
+
+def _duration(text: str) -> float | None:
+    """``90s``, ``30m``, ``24h``, ``7d`` → seconds; ``all`` → None."""
+    t = text.strip().lower()
+    if t == "all":
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if t and t[-1] in units:
+            value = float(t[:-1]) * units[t[-1]]
+        else:
+            value = float(t)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration such as 24h, 7d or all", param_hint="--dead-window")
+    if not value > 0:
+        raise click.BadParameter(f"{text!r} must be positive", param_hint="--dead-window")
+    return value
 
 
 @main.command()
@@ -160,14 +187,14 @@ def backfill(source_name: str, config_path: str, pages: int, details: bool) -> N
     source = settings.source(source_name)
     if source is None:
         raise click.ClickException(f"no source named {source_name!r} in {config_path}")
-    db = open_db(settings.database)
-    sync_sources(db, settings.sources)
-
     async def go():  # type: ignore[no-untyped-def]
         async with Fetcher.for_settings(settings) as fetcher:
             return await run_backfill(Context(settings, db, fetcher), source, pages=pages, details=details)
 
-    result = asyncio.run(go())
+    with exclusive(settings, "backfill"):
+        db = open_db(settings.database)
+        sync_sources(db, settings.sources)
+        result = asyncio.run(go())
     click.echo(str(result))
     if not result.ok:
         raise SystemExit(1)
@@ -369,6 +396,7 @@ def demo(workdir: Path | None) -> None:
 
 # Commands that live in their own modules (scraper/cli_*.py) are registered here.
 # --- registered commands (one line each) ---
+from scraper.cli_ops import backup as _backup, restore as _restore; main.add_command(_backup); main.add_command(_restore)  # noqa: E402,E702
 
 
 if __name__ == "__main__":  # pragma: no cover
