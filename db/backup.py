@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from db.connection import _create_private
+
 
 class BackupError(Exception):
     """A backup or restore could not be made; nothing was replaced."""
@@ -122,6 +124,7 @@ def restore(backup_path: str | os.PathLike[str], database: str | os.PathLike[str
     if db_path.exists() and db_path.stat().st_size > 0:
         kept = db_path.with_name(db_path.name + time.strftime(".before-restore-%Y%m%dT%H%M%SZ", time.gmtime()))
         backup(db_path, kept)
+    _create_private(db_path)  # a restore onto a fresh machine still gets an owner-only file
     src = sqlite3.connect(f"{src_path.resolve().as_uri()}?mode=ro", uri=True)
     dst = sqlite3.connect(db_path, timeout=10)
     try:

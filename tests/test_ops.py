@@ -364,3 +364,12 @@ def test_log_format_option_reaches_the_daemon_logs(tmp_path: Path, site: Fixture
     assert any(o["level"] == "WARNING" and "ndrc" in o["msg"] and "500" in o["msg"] for o in objs)
     res = cli("--log-format", "xml", "status", "--config", str(cfg))
     assert res.returncode == 2 and "'xml' is not one of 'text', 'json'" in res.stderr
+
+
+def test_restore_onto_a_fresh_machine_creates_an_owner_only_database(tmp_path: Path, site: FixtureServer) -> None:
+    populated(tmp_path, site)
+    backup(tmp_path / "cw.db", tmp_path / "b.db")
+    fresh = tmp_path / "new" / "cw.db"
+    assert restore(tmp_path / "b.db", fresh, known_migrations()) is None  # nothing to keep
+    assert oct(fresh.stat().st_mode & 0o777) == "0o600" and oct(fresh.parent.stat().st_mode & 0o777) == "0o700"
+    assert open_db(fresh).execute("select count(*) from announcements").fetchone()[0] == 6
