@@ -141,6 +141,14 @@ class Health:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """``[feeds]``: Atom files rewritten after each check (all.xml and one per subscriber)."""
+
+    dir: Path  # the folder, resolved against the config file's folder
+    entries: int = 50  # newest events per feed
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path  # the config file this came from
     database: Path
@@ -156,6 +164,7 @@ class Settings:
     smtp: Smtp | None = None
     sources: tuple[Source, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()
+    feeds: FeedSettings | None = None  # None: no feed files are written
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

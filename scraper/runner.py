@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Iterable
 from config import Settings
 from db import Database, store
 from notifier.relay import RelayReport, relay_once
+from scraper.feeds import write_feeds
 from scraper.fetch import Fetcher
 from scraper.pipeline import CheckResult, Context, run_cycle
 from scraper.schedule import is_due
@@ -44,4 +45,5 @@ async def run_once(settings: Settings, db: Database, *, only: Iterable[str] = ()
             results = await run_cycle(Context(settings, db, fetcher), due, force=bool(wanted))
     finally:
         report = await relay_once(settings, db)  # pending alerts go out even if a check blew up
+    write_feeds(settings, db)  # [feeds]: logs its failures, never raises
     return OnceReport(tuple(results), tuple(skipped), report)

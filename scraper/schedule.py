@@ -22,6 +22,7 @@ from apscheduler.util import undefined
 from config import Settings, Source
 from db.store import source_state
 from notifier.relay import relay_once
+from scraper.feeds import write_feeds
 from scraper.pipeline import Context, check_source, sync_sources
 from scraper.timeutil import parse_iso
 
@@ -88,6 +89,7 @@ class Daemon:
 
     async def check(self, source: Source) -> None:
         await self._tracked(check_source(self.ctx, source))
+        write_feeds(self.ctx.settings, self.ctx.db)  # [feeds]: logs its failures, never raises
 
     async def relay(self) -> None:
         async def _relay() -> None:

@@ -184,6 +184,7 @@ def test_config_check_command(tmp_path: Path) -> None:
     assert "jiaxing-jxj-notices: static, every 1800s" in ok.output
     assert "pinghu-notices: static, cron '*/30 8-20 * * mon-fri' (disabled)" in ok.output
     assert "jiaxing-desk: email(2), webhook" in ok.output
+    assert f"feeds: {ROOT / 'config' / 'feeds'} (50 entries per feed)" in ok.output
     for value in EXAMPLE_ENV.values():
         assert value not in ok.output
     bad = tmp_path / "bad.toml"
