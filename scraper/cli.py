@@ -379,6 +379,8 @@ def config_check(config_path: str) -> None:
     if settings.smtp:
         auth = f", login {settings.smtp.username}" if settings.smtp.username else ""
         click.echo(f"  smtp: {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}{auth})")
+    if settings.feeds:
+        click.echo(f"  feeds: {settings.feeds.dir} ({settings.feeds.entries} entries per feed)")
 
 
 @main.command()
@@ -396,6 +398,9 @@ def demo(workdir: Path | None) -> None:
 
 # Commands that live in their own modules (scraper/cli_*.py) are registered here.
 # --- registered commands (one line each) ---
+from scraper.cli_history import query as _query, search as _search, history as _history, export as _export; main.add_command(_query); main.add_command(_search); main.add_command(_history); main.add_command(_export)  # noqa: E402,E702
+from scraper.cli_feed import feed as _feed; main.add_command(_feed)  # noqa: E402,E702
+from scraper.cli_ui import ui_cmd as _ui; main.add_command(_ui)  # noqa: E402,E702
 from scraper.cli_ops import backup as _backup, restore as _restore; main.add_command(_backup); main.add_command(_restore)  # noqa: E402,E702
 
 

@@ -18,10 +18,12 @@ LAYER = {
     "scraper.cnnum": 0, "scraper.titles": 1, "scraper.classify": 1, "scraper.entities": 1, "scraper.attachments": 1,
     "scraper.entity_corpus": 4, "scraper.evaluate": 5,
     "scraper.fetch": 1, "scraper.archive": 1, "scraper.robots": 0, "scraper.health": 1,
+    "scraper.export": 1,
     "db": 2,
     "notifier": 3, "notifier.test_message": 3.5,
+    "scraper.feeds": 4.5,  # [feeds] files, written by scraper.schedule (daemon) and scraper.runner (run --once)
     "scraper.listing": 2, "scraper.context": 3.5, "scraper.downloads": 3.7, "scraper.pipeline": 4, "scraper.checker": 4,
-    "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.clikit": 7.5, "scraper.cli_": 7.6, "scraper.cli": 8, "scraper.__main__": 9,  # scraper.cli_*: command modules
+    "scraper.analyse": 3.8, "scraper.extractor": 4, "scraper.schedule": 5, "scraper.status": 6, "scraper.runner": 6, "scraper.demo": 7, "scraper.ui": 7, "scraper.clikit": 7.5, "scraper.cli_": 7.6, "scraper.cli": 8, "scraper.__main__": 9,  # scraper.cli_*: command modules
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }
 HOMES = {
@@ -32,7 +34,7 @@ HOMES = {
     "apscheduler": {"scraper.schedule"},
     "smtplib": {"notifier.email"},
     "aiosmtpd": {"scraper.demo"},
-    "openpyxl": {"scraper.attachments"},
+    "openpyxl": {"scraper.attachments", "scraper.export"},
     "xlrd": {"scraper.attachments"},
     "docx": {"scraper.attachments"},
     "pdfplumber": {"scraper.attachments"},
