@@ -10,7 +10,7 @@ from config import Settings
 from db import Database, open_db
 from db.feeds import known_sources
 from notifier.feed import DEFAULT_LIMIT, DEFAULT_TYPES, FEED_TYPES, FeedFilter, Feeds
-from scraper.clikit import config_option, load_settings
+from scraper.clikit import config_option, database_path, reading_settings
 from scraper.feeds import write_atomic
 
 
@@ -33,7 +33,8 @@ from scraper.feeds import write_atomic
 def feed(config_path: str, programs: tuple[str, ...], regions: tuple[str, ...], sources: tuple[str, ...],
          types: tuple[str, ...], subscriber: str | None, limit: int, output: Path | None) -> None:
     """Print an Atom feed of events (valid Atom 1.0, UTF-8), newest first."""
-    settings = load_settings(config_path)
+    settings = reading_settings(config_path)
+    database_path(settings, None)  # a missing config is an error here, not an empty default
     if not settings.database.exists():
         raise click.ClickException(f"no database at {settings.database}: run `clusterwatch run --once` first")
     feeds = Feeds(settings)

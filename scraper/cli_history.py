@@ -11,39 +11,29 @@ inside when its region or city is (an entity without a place takes its list's is
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import csv
 import io
-import os
 import re
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import click
 
-import config
-from config import ConfigError, Settings
 from config.programs import load_registry
 from config.regions import Regions, load_regions
 from config.subscribers import STAGES
 from db.query import DEFAULT_TIMEOUT, QueryError, Rows, entities_of, entity_matches, open_readonly, run_query
 from db.query import selections, timeline
 from db.store import search as search_index
-from scraper.clikit import clean, config_option, echo_table
+from scraper.clikit import clean, database_path, db_options, echo_table, reading_settings
 from scraper.export import ExportError, json_text, to_csv, to_json, to_xlsx, write_atomic
 
 _INDENT = " " * 12
 _SINCE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 _RENDER: dict[str, Callable[[Sequence[str], Sequence[Sequence[object]]], bytes]] = {
     "csv": to_csv, "json": to_json, "xlsx": to_xlsx}
-
-
-def _db_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--db", "db_path", type=click.Path(dir_okay=False),
-                     help="The SQLite file (default: the config's database).")(f)
-    return config_option(f)
 
 
 def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -57,42 +47,6 @@ def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> s
         return date.fromisoformat(full).isoformat()
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD, YYYY-MM or YYYY)") from None
-
-
-class _NoSecrets(Mapping[str, str]):
-    """The environment for commands that never send: a secret that is not set reads as a placeholder."""
-
-    PLACEHOLDER = "whsec_" + base64.b64encode(bytes(32)).decode()
-
-    def __getitem__(self, name: str) -> str:
-        return os.environ.get(name) or self.PLACEHOLDER
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(os.environ)
-
-    def __len__(self) -> int:
-        return len(os.environ)
-
-
-def _settings(config_path: str) -> Settings:
-    """The config (its secrets need not be set: these commands only read), or built-in defaults without one."""
-    if not Path(config_path).exists():
-        return Settings(path=Path(config_path), database=Path(os.devnull))
-    try:
-        return config.load(config_path, environ=_NoSecrets())
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-
-
-def _database(settings: Settings | str, db_path: str | None) -> Path:
-    """``--db``, else the config's database (``settings`` may be the config's path, read only when needed)."""
-    if db_path:
-        return Path(db_path)
-    if isinstance(settings, str):
-        settings = _settings(settings)
-    if not settings.path.exists():
-        raise click.ClickException(f"no config at {settings.path}: pass --config FILE or --db FILE")
-    return settings.database
 
 
 @contextlib.contextmanager
@@ -113,11 +67,11 @@ def _errors() -> Iterator[None]:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds before the query is stopped.")
 @click.option("--max-rows", type=click.IntRange(min=1), help="Keep at most this many rows.")
-@_db_options
+@db_options
 def query(sql: str, fmt: str, timeout: float, max_rows: int | None, config_path: str, db_path: str | None) -> None:
     """Run one read-only SQL statement (views: v_selections, v_batches, v_timeline, v_source_health)."""
     with _errors():
-        result = run_query(_database(config_path, db_path), sql, timeout=timeout, max_rows=max_rows)
+        result = run_query(database_path(config_path, db_path), sql, timeout=timeout, max_rows=max_rows)
     _emit(result, fmt, empty="no rows")
     if result.truncated:
         click.echo(f"(only the first {max_rows} rows; raise --max-rows for more)", err=True)
@@ -145,13 +99,13 @@ def _emit(result: Rows, fmt: str, *, empty: str) -> None:
 @click.argument("text")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="At most this many results.")
-@_db_options
+@db_options
 def search(text: str, as_json: bool, limit: int, config_path: str, db_path: str | None) -> None:
     """Announcements whose title, body or selected entities contain TEXT (two characters or more), newest first."""
     text = text.strip()
     if len(text) < 2:
         raise click.BadParameter(f"search needs at least two characters, got {text!r}", param_hint="TEXT")
-    with _errors(), open_readonly(_database(config_path, db_path)) as db:
+    with _errors(), open_readonly(database_path(config_path, db_path)) as db:
         hits = search_index(db, text, limit)
         matches = entity_matches(db, [str(h["key"]) for h in hits], text)
     if as_json:
@@ -173,14 +127,14 @@ def search(text: str, as_json: bool, limit: int, config_path: str, db_path: str 
 @click.option("--since", callback=_since, help="Published on or after this date (YYYY-MM-DD, YYYY-MM or YYYY).")
 @click.option("--stage", type=click.Choice(STAGES), help="Only this stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@_db_options
+@db_options
 def history(program: str | None, region: str | None, since: str | None, stage: str | None, as_json: bool,
             config_path: str, db_path: str | None) -> None:
     """The announcements of known programs, oldest first: date, stage, program, batch, title, entities."""
-    settings = _settings(config_path)
+    settings = reading_settings(config_path)
     _check_program(settings.programs, program)
     regions, area = _region(settings.regions, region)
-    with _errors(), open_readonly(_database(settings, db_path)) as db:
+    with _errors(), open_readonly(database_path(settings, db_path)) as db:
         rows = timeline(db, program=program, since=since, stage=stage).dicts()
         if area is not None:
             rows = _in_area(rows, entities_of(db, [str(r["key"]) for r in rows]), regions, area)
@@ -261,7 +215,7 @@ def _any(*values: object) -> bool:
 @click.option("--program", help="A program key (sme-cluster, little-giant, …).")
 @click.option("--region", help="Entities in this city, county or province: 嘉兴市, 平湖市, 嘉兴 ….")
 @click.option("--since", callback=_since, help="Lists published on or after this date (YYYY-MM-DD, YYYY-MM or YYYY).")
-@_db_options
+@db_options
 def export(fmt: str | None, output: str | None, program: str | None, region: str | None, since: str | None,
            config_path: str, db_path: str | None) -> None:
     """Export selected entities (the v_selections view) as CSV, JSON or an Excel workbook."""
@@ -269,10 +223,10 @@ def export(fmt: str | None, output: str | None, program: str | None, region: str
     fmt = fmt if fmt in _RENDER else "csv"
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx needs -o FILE (a workbook is binary)")
-    settings = _settings(config_path)
+    settings = reading_settings(config_path)
     _check_program(settings.programs, program)
     regions, area = _region(settings.regions, region)
-    with _errors(), open_readonly(_database(settings, db_path)) as db:
+    with _errors(), open_readonly(database_path(settings, db_path)) as db:
         found = selections(db, program=program, since=since)
     columns, rows = _export_rows(found, regions, area)
     if not rows:

@@ -7,20 +7,20 @@ import json
 import click
 
 from scraper import ui
-from scraper.clikit import config_option, load_settings
+from scraper.clikit import database_path, db_options
 
 
 @click.command("ui")
-@config_option
+@db_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; one that is not loopback also needs --public.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port to listen on.")
 @click.option("--public", is_flag=True, help="Allow a --host that other machines can reach (there is no login).")
 @click.option("--print-metadata", is_flag=True,
               help="Print the Datasette metadata for this database (for a plain `datasette serve -m`) and exit.")
-def ui_cmd(config_path: str, host: str, port: int, public: bool, print_metadata: bool) -> None:
+def ui_cmd(config_path: str, db_path: str | None, host: str, port: int, public: bool, print_metadata: bool) -> None:
     """Browse the history in Datasette (read-only): views, facets and canned queries."""
-    database = load_settings(config_path).database
+    database = database_path(config_path, db_path)
     if print_metadata:
         click.echo(json.dumps(ui.metadata_for(database), ensure_ascii=False, indent=2))
         return

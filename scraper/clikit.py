@@ -6,12 +6,13 @@ every command reads its config and prints tables the same way.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import click
 
@@ -39,6 +40,49 @@ def optional_settings(config_path: str) -> Settings:
     if Path(config_path).exists():
         return load_settings(config_path)
     return Settings(path=Path(config_path), database=Path(os.devnull))
+
+
+class _NoSecrets(Mapping[str, str]):
+    """The environment for commands that never send: a secret that is not set reads as a placeholder."""
+
+    PLACEHOLDER = "whsec_" + base64.b64encode(bytes(32)).decode()
+
+    def __getitem__(self, name: str) -> str:
+        return os.environ.get(name) or self.PLACEHOLDER
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(os.environ)
+
+    def __len__(self) -> int:
+        return len(os.environ)
+
+
+def reading_settings(config_path: str) -> Settings:
+    """The config for a command that only reads (its secrets need not be set), or defaults without one."""
+    if not Path(config_path).exists():
+        return Settings(path=Path(config_path), database=Path(os.devnull))
+    try:
+        return config.load(config_path, environ=_NoSecrets())
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def db_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--config`` plus ``--db FILE`` (a database without a config, e.g. a copy or a backup)."""
+    f = click.option("--db", "db_path", type=click.Path(dir_okay=False),
+                     help="The SQLite file (default: the config's database).")(f)
+    return config_option(f)
+
+
+def database_path(settings: Settings | str, db_path: str | None) -> Path:
+    """``--db``, else the config's database (``settings`` may be the config's path, read only when needed)."""
+    if db_path:
+        return Path(db_path)
+    if isinstance(settings, str):
+        settings = reading_settings(settings)
+    if not settings.path.exists():
+        raise click.ClickException(f"no config at {settings.path}: pass --config FILE or --db FILE")
+    return settings.database
 
 
 # CSI/OSC/other escape sequences, then any C0/C1 control character except tab and newline.

@@ -450,3 +450,28 @@ def test_the_daemon_writes_feeds_after_each_check(tmp_path: Path, site: FixtureS
     asyncio.run(one_check())
     assert sorted(p.name for p in (tmp_path / "public").iterdir()) == ["all.xml", "desk.xml", "hangzhou.xml"]
     assert parse((tmp_path / "public" / "all.xml").read_bytes()).feed.title == "clusterwatch: all announcements"
+
+
+def test_feed_without_a_config_names_the_missing_file(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    res = CliRunner().invoke(main, ["feed", "--config", str(tmp_path / "none.toml")])
+    assert res.exit_code == 1 and f"no config at {tmp_path / 'none.toml'}" in res.output
+
+
+def test_feed_needs_no_secrets_to_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from db import open_db
+    from scraper.cli import main
+
+    monkeypatch.delenv("FEED_TEST_SECRET", raising=False)
+    open_db(tmp_path / "cw.db").close()
+    cfg = tmp_path / "cw.toml"
+    cfg.write_text('database = "cw.db"\n[[subscribers]]\nname = "a"\n[[subscribers.channels]]\nkind = "webhook"\n'
+                   'url = "https://hooks.example.org/x"\nsecret_env = ["FEED_TEST_SECRET"]\n', encoding="utf-8")
+    res = CliRunner().invoke(main, ["feed", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "<feed" in res.output and "<entry" not in res.output

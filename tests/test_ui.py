@@ -348,6 +348,14 @@ def test_print_metadata_uses_the_database_name(tmp_path: Path) -> None:
     assert data["databases"]["history"]["queries"] == ui.shipped_metadata()["databases"]["clusterwatch"]["queries"]
 
 
+def test_db_option_needs_no_config(tmp_path: Path) -> None:
+    copy = tmp_path / "copy-of-history.db"
+    res = CliRunner().invoke(main, ["ui", "--db", str(copy), "--config", str(tmp_path / "none.toml"),
+                                    "--print-metadata"])
+    assert res.exit_code == 0, res.output
+    assert list(json.loads(res.output)["databases"]) == ["copy-of-history"]
+
+
 # --- the shipped metadata ---------------------------------------------------------------------
 
 def _schema_doc() -> dict[str, dict[str, str]]:
