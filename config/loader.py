@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.cron import validate_cron
 from config.feeds import feed_settings
+from config.network import network_settings
 from config.node import ConfigError, Node, domain, existing_file, secret, unique
 from config.settings import Attachments, Delivery, Health, Politeness, Settings, Smtp
 from config.sources import ADAPTER_KINDS, ADAPTER_PARAMS, default_sources, parse_interval, source
@@ -81,6 +82,7 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
         raise root.err("smtp", "is required when a subscriber has an email channel")
     kwargs["regions"] = _regions(root.table("regions"))
     kwargs["feeds"] = feed_settings(root.table("feeds"), subscribers)
+    kwargs["network"] = network_settings(root.table("network"))
     root.done()
     return Settings(sources=sources, subscribers=subscribers, **kwargs)
 

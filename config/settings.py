@@ -6,11 +6,14 @@ rest of clusterwatch receives.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Union
 
 from config.secrets import Secret
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 DEFAULT_USER_AGENT = (
     "Mozilla/5.0 (compatible; clusterwatch/0.1; +https://github.com/clusterwatch/clusterwatch)"
@@ -149,6 +152,14 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class Network:
+    """``[network]``: non-public addresses that may be connected to anyway (config/network.py)."""
+
+    allow_networks: tuple[IPNetwork, ...] = ()  # e.g. 127.0.0.0/8 for a local test site
+    allow_hosts: tuple[str, ...] = ()  # host names trusted whatever they resolve to
+
+
+@dataclass(frozen=True)
 class Settings:
     path: Path  # the config file this came from
     database: Path
@@ -165,6 +176,7 @@ class Settings:
     sources: tuple[Source, ...] = ()
     subscribers: tuple[Subscriber, ...] = ()
     feeds: FeedSettings | None = None  # None: no feed files are written
+    network: Network = field(default_factory=Network)  # default: public addresses only
 
     def source(self, name: str) -> Source | None:
         return next((s for s in self.sources if s.name == name), None)

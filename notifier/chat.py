@@ -26,8 +26,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 import httpx
 
+from config import Network
 from notifier.base import Message, NotifyError, PermanentError, TransientError
 from notifier.render import header_safe, safe_link
+from scraper.errors import Refused
+from scraper.netguard import guarded_transport
 from scraper.timeutil import retry_after
 
 HEADLINE_MAX = 200  # characters
@@ -252,10 +255,12 @@ class ChatHttp:
     """One HTTP client for one chat platform."""
 
     def __init__(self, service: str, *, timeout: float, user_agent: str,
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, network: Network = Network()):
         self.service = service
+        # Every connection passes the SSRF guard (scraper.netguard); a custom transport is for tests.
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False,
-                                         headers={"User-Agent": user_agent}, transport=transport)
+                                         headers={"User-Agent": user_agent},
+                                         transport=transport or guarded_transport(network))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -266,6 +271,8 @@ class ChatHttp:
         try:
             return await self._client.post(url, content=body,
                                            headers={"content-type": "application/json; charset=utf-8"})
+        except Refused as e:  # the bot URL points into a private network: no retry can help
+            raise PermanentError(self.error_text(f"{self.service}: {e}", url, hide)) from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             why = f"{self.service}: {type(e).__name__}: {e}"
             raise TransientError(self.error_text(why, url, hide), target_down=True) from None

@@ -17,6 +17,8 @@ from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 import httpx
 
+from config import Network
+
 from notifier.base import Message, Notifier, PermanentError, Target
 from notifier.chat import ChatHttp, alert, dumps, markdown, md_escape, truncate_chars
 
@@ -54,8 +56,8 @@ class DingTalkNotifier(Notifier):
     kind = "dingtalk"
 
     def __init__(self, timeout: float = 20.0, user_agent: str = "clusterwatch-dingtalk/0.1",
-                 transport: httpx.AsyncBaseTransport | None = None):
-        self._http = ChatHttp("dingtalk", timeout=timeout, user_agent=user_agent, transport=transport)
+                 transport: httpx.AsyncBaseTransport | None = None, network: Network = Network()):
+        self._http = ChatHttp("dingtalk", timeout=timeout, user_agent=user_agent, transport=transport, network=network)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from config import Network
+
 from notifier.base import Message, Notifier, PermanentError, Target
 from notifier.chat import FOOTER, LINK_LABEL, ChatHttp, alert, compose, dumps, entity_line, plain, truncate_chars
 
@@ -65,8 +67,8 @@ class FeishuNotifier(Notifier):
     kind = "feishu"
 
     def __init__(self, timeout: float = 20.0, user_agent: str = "clusterwatch-feishu/0.1",
-                 transport: httpx.AsyncBaseTransport | None = None):
-        self._http = ChatHttp("feishu", timeout=timeout, user_agent=user_agent, transport=transport)
+                 transport: httpx.AsyncBaseTransport | None = None, network: Network = Network()):
+        self._http = ChatHttp("feishu", timeout=timeout, user_agent=user_agent, transport=transport, network=network)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -64,11 +64,13 @@ def targets(settings: Settings) -> dict[tuple[str, str], Target]:
 def build_notifiers(settings: Settings) -> dict[str, Notifier]:
     out: dict[str, Notifier] = {"console": ConsoleNotifier(),
                                 "webhook": WebhookNotifier(timeout=settings.delivery.webhook_timeout,
-                                                           user_agent=settings.user_agent)}
+                                                           user_agent=settings.user_agent,
+                                                           network=settings.network)}
     used = {c.kind for s in settings.subscribers for c in s.channels}  # each client loads the CA bundle: only build used ones
     for chat in (DingTalkNotifier, WeComNotifier, FeishuNotifier, SlackNotifier):  # group bots (docs/chat.md)
         if chat.kind in used:
-            out[chat.kind] = chat(timeout=settings.delivery.webhook_timeout, user_agent=settings.user_agent)
+            out[chat.kind] = chat(timeout=settings.delivery.webhook_timeout, user_agent=settings.user_agent,
+                                  network=settings.network)
     if settings.smtp is not None:
         out["email"] = EmailNotifier(settings.smtp)
     return out

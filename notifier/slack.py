@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import httpx
 
+from config import Network
+
 from notifier.base import Message, Notifier, PermanentError, Target
 from notifier.chat import (FOOTER, LINK_LABEL, ChatHttp, alert, compose, dumps, entity_line, mrkdwn_escape,
                            slack_url)
@@ -49,8 +51,8 @@ class SlackNotifier(Notifier):
     kind = "slack"
 
     def __init__(self, timeout: float = 20.0, user_agent: str = "clusterwatch-slack/0.1",
-                 transport: httpx.AsyncBaseTransport | None = None):
-        self._http = ChatHttp("slack", timeout=timeout, user_agent=user_agent, transport=transport)
+                 transport: httpx.AsyncBaseTransport | None = None, network: Network = Network()):
+        self._http = ChatHttp("slack", timeout=timeout, user_agent=user_agent, transport=transport, network=network)
 
     async def aclose(self) -> None:
         await self._http.aclose()

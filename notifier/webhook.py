@@ -15,6 +15,10 @@ import time
 
 import httpx
 
+from config import Network
+from scraper.errors import Refused
+from scraper.netguard import guarded_transport
+
 from notifier.base import Message, Notifier, PermanentError, Target, TransientError
 from scraper.timeutil import retry_after
 
@@ -47,9 +51,11 @@ class WebhookNotifier(Notifier):
     kind = "webhook"
 
     def __init__(self, timeout: float = 20.0, user_agent: str = "clusterwatch-webhook/0.1",
-                 transport: httpx.AsyncBaseTransport | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, network: Network = Network()):
+        # Every connection passes the SSRF guard (scraper.netguard); a custom transport is for tests.
         self._client = httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False,
-                                         headers={"User-Agent": user_agent}, transport=transport)
+                                         headers={"User-Agent": user_agent},
+                                         transport=transport or guarded_transport(network))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -65,6 +71,8 @@ class WebhookNotifier(Notifier):
         }
         try:
             resp = await self._client.post(target.url, content=message.json_body, headers=headers)
+        except Refused as e:  # the URL points into a private network: no retry can help
+            raise PermanentError(f"webhook: {e}") from None
         except (httpx.ConnectError, httpx.ConnectTimeout) as e:
             raise TransientError(f"webhook: {type(e).__name__}: {e}", target_down=True) from None
         except httpx.HTTPError as e:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import httpx
 
+from config import Network
+
 from notifier.base import Message, Notifier, PermanentError, Target
 from notifier.chat import ChatHttp, alert, dumps, markdown
 
@@ -29,8 +31,8 @@ class WeComNotifier(Notifier):
     kind = "wecom"
 
     def __init__(self, timeout: float = 20.0, user_agent: str = "clusterwatch-wecom/0.1",
-                 transport: httpx.AsyncBaseTransport | None = None):
-        self._http = ChatHttp("wecom", timeout=timeout, user_agent=user_agent, transport=transport)
+                 transport: httpx.AsyncBaseTransport | None = None, network: Network = Network()):
+        self._http = ChatHttp("wecom", timeout=timeout, user_agent=user_agent, transport=transport, network=network)
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -126,6 +126,11 @@ def write_config(workdir: Path, site_url: str, smtp_port: int, webhook_url: str)
     path.write_text(f'''# Written by `clusterwatch demo`: every server below runs on 127.0.0.1.
 database = "clusterwatch.db"
 
+# The demo's site, SMTP server and webhook receiver all run on this machine. Loopback is refused
+# by default (the SSRF guard); this allow-list is how a config opts in.
+[network]
+allow = ["127.0.0.1"]
+
 [politeness]
 delay = 0.2
 timeout = 10

@@ -5,6 +5,7 @@
      |    +-- Blocked        a WAF / challenge / soft-block page, or robots.txt says no (never content)
      |    +-- Broken         a 200 that is not content: a maintenance or soft-404 page
      |    +-- TooLarge       body over the configured cap (counted after decompression)
+     |    +-- Refused        the address is not public and not in [network] allow (SSRF guard)
      +-- ParseError          the page could not be read as the adapter expects
 
 "Not modified" (HTTP 304) is an outcome, not an error.
@@ -34,6 +35,14 @@ class Broken(FetchError):
 
 class TooLarge(FetchError):
     """The body exceeded the size cap."""
+
+
+class Refused(FetchError):
+    """The SSRF guard refused to connect: the host resolves to a non-public address (scraper.netguard)."""
+
+    def __init__(self, message: str, *, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message  # the refusal itself, without the URL that led to it
 
 
 class ParseError(ScraperError):

@@ -25,11 +25,12 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from config import Politeness, Settings
+from config import Network, Politeness, Settings
 from scraper.blocked import block_reason, broken_reason
 from scraper.decode import decode
-from scraper.errors import Blocked, Broken, FetchError, TooLarge
+from scraper.errors import Blocked, Broken, FetchError, Refused, TooLarge
 from scraper.models import Fetched
+from scraper.netguard import Policy, guarded_transport
 from scraper.robots import ROBOTS_ERROR_TTL, ROBOTS_MAX_BYTES, ROBOTS_TTL, Robots
 from scraper.timeutil import backoff, retry_after
 
@@ -47,10 +48,12 @@ class Fetcher:
     """Fetch pages politely. Use as ``async with Fetcher(...) as f``."""
 
     def __init__(self, politeness: Politeness, user_agent: str,
-                 transport: httpx.AsyncBaseTransport | None = None, extra_ca: Mapping[str, Path] | None = None):
+                 transport: httpx.AsyncBaseTransport | None = None, extra_ca: Mapping[str, Path] | None = None,
+                 network: Network | Policy = Network()):
         self.p = politeness
         self.user_agent = user_agent
-        self._transport = transport
+        self._transport = transport  # tests only; production always goes through the SSRF guard
+        self._policy = network if isinstance(network, Policy) else Policy.from_settings(network)
         self._client = self._new_client(None)
         self._ca_clients = {host: self._new_client(path) for host, path in (extra_ca or {}).items()}
         self._hosts: dict[str, asyncio.Lock] = {}
@@ -60,7 +63,8 @@ class Fetcher:
 
     @classmethod
     def for_settings(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> "Fetcher":
-        return cls(settings.politeness, settings.user_agent, transport=transport, extra_ca=settings.extra_ca)
+        return cls(settings.politeness, settings.user_agent, transport=transport, extra_ca=settings.extra_ca,
+                   network=settings.network)
 
     def _new_client(self, ca_file: Path | None) -> httpx.AsyncClient:
         # TLS is always verified. A per-host CA bundle only ADDS trust, for sites with incomplete chains.
@@ -68,11 +72,13 @@ class Fetcher:
         if ca_file is not None:
             verify = ssl.create_default_context()
             verify.load_verify_locations(cafile=str(ca_file))
+        # keep connections to many hosts alive between checks: a TLS handshake per request is costly
+        limits = httpx.Limits(max_connections=max(4, self.p.concurrency * 2), max_keepalive_connections=64,
+                              keepalive_expiry=30)
+        transport = self._transport or guarded_transport(self._policy, verify=verify, limits=limits)
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self.p.timeout, connect=min(10.0, self.p.timeout), pool=None),
-            # keep connections to many hosts alive between checks: a TLS handshake per request is costly
-            limits=httpx.Limits(max_connections=max(4, self.p.concurrency * 2), max_keepalive_connections=64,
-                                keepalive_expiry=30),
+            limits=limits,
             follow_redirects=False,
             trust_env=False,
             verify=verify,
@@ -82,7 +88,7 @@ class Fetcher:
                 "Accept-Language": "zh-CN,zh;q=0.9",
                 "Accept-Encoding": "gzip",
             },
-            transport=self._transport,
+            transport=transport,
         )
 
     async def __aenter__(self) -> "Fetcher":
@@ -113,7 +119,10 @@ class Fetcher:
             headers["Referer"] = referer
         _check_url(url, url)
         if obey_robots:
-            await self.robots.check(url)
+            try:
+                await self.robots.check(url)
+            except Refused as e:  # robots.txt lives on the same host: name the page, not robots.txt
+                raise Refused(f"{url}: {e.reason}", reason=e.reason) from None
         budget = _Budget(self.p.deadline)
         return await self._with_retries(url, headers, max_bytes or self.p.max_bytes, budget)
 
@@ -123,7 +132,7 @@ class Fetcher:
             try:
                 return await self._follow(url, headers, cap, budget)
             except FetchError as e:
-                final = isinstance(e, (TooLarge, Blocked, Broken, _Permanent))  # retrying cannot help
+                final = isinstance(e, (TooLarge, Blocked, Broken, Refused, _Permanent))  # retrying cannot help
                 retryable = not final and (e.status is None or e.status in _RETRYABLE)
                 if not retryable or attempt >= self.p.retries:
                     raise
@@ -198,6 +207,8 @@ class Fetcher:
                     return resp.status_code, _headers(resp), b""
                 body = await read_capped(resp, cap)
                 return resp.status_code, _headers(resp), body
+        except Refused as e:  # the SSRF guard, before any byte was sent
+            raise Refused(f"{url}: {e.reason}", reason=e.reason) from None
         except httpx.TimeoutException as e:
             raise FetchError(f"{url}: timed out ({type(e).__name__})") from None
         except httpx.HTTPError as e:
@@ -261,6 +272,8 @@ class RobotsCache:
         try:
             fetched = await self.fetcher._follow(url, {}, ROBOTS_MAX_BYTES, _Budget(self.fetcher.p.deadline),
                                                  max_redirects=5, pace=False)
+        except Refused:
+            raise  # the host is not one we may connect to at all: say so, not "robots.txt unavailable"
         except TooLarge:
             return Robots.unreachable(f"{url} is larger than {ROBOTS_MAX_BYTES} bytes")
         except (Blocked, Broken) as e:
@@ -281,6 +294,8 @@ def _check_url(url: str, target: str) -> None:
         raise _Permanent(f"{url}: invalid URL {target!r}: {e}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _Permanent(f"{url}: not an http(s) URL: {target!r}")
+    if "\\" in parts.netloc or "@" in parts.netloc:  # parsers disagree about these (GHSA-rph4-96w6-q594)
+        raise _Permanent(f"{url}: refused: a backslash or user info in the host part of {target!r}")
 
 
 def _headers(resp: httpx.Response) -> dict[str, str]:

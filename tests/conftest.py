@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -16,6 +17,11 @@ from tests.servers.smtp import SmtpServer
 from tests.servers.webhook import WebhookReceiver
 
 PAGES = Path(__file__).with_name("pages")
+
+# The test servers listen on loopback, which the SSRF guard refuses by default. Tests opt in the
+# way an operator would: through the config's [network] allow-list (config/network.py).
+LOOPBACK_ALLOW = 'network = { allow = ["127.0.0.0/8", "::1"] }\n'
+LOOPBACK = config.Network(allow_networks=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")))
 
 
 def new_secret() -> str:
@@ -68,3 +74,13 @@ def load_config(write_config: Callable[[str], Path]) -> Callable[[str], config.S
         return config.load(write_config(text), environ=dict(os.environ))
 
     return _load
+
+
+@pytest.fixture
+def adhoc_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A minimal config allowing loopback, found through $CLUSTERWATCH_CONFIG by ad hoc commands
+    (`check URL`, `extract URL`) that are not given --config."""
+    path = tmp_path_factory.mktemp("adhoc") / "clusterwatch.toml"
+    path.write_text('database = "adhoc.db"\n' + LOOPBACK_ALLOW, encoding="utf-8")
+    monkeypatch.setenv("CLUSTERWATCH_CONFIG", str(path))
+    return path

@@ -17,7 +17,7 @@ LAYER = {
     "scraper.decode": 1, "scraper.blocked": 1, "scraper.parse": 1, "scraper.diff": 1, "scraper.understand": 1,
     "scraper.cnnum": 0, "scraper.titles": 1, "scraper.classify": 1, "scraper.entities": 1, "scraper.attachments": 1,
     "scraper.entity_corpus": 4, "scraper.evaluate": 5,
-    "scraper.fetch": 1, "scraper.archive": 1, "scraper.robots": 0, "scraper.health": 1,
+    "scraper.fetch": 1, "scraper.netguard": 0.5, "scraper.archive": 1, "scraper.robots": 0, "scraper.health": 1,
     "scraper.export": 1,
     "db": 2,
     "notifier": 3, "notifier.test_message": 3.5,
@@ -27,7 +27,7 @@ LAYER = {
     "scraper": 0,  # scraper/__init__.py re-exports models and errors only
 }
 HOMES = {
-    "httpx": {"scraper.fetch", "notifier.webhook", "notifier.chat", "notifier.dingtalk", "notifier.wecom", "notifier.feishu", "notifier.slack"},
+    "httpx": {"scraper.fetch", "scraper.netguard", "notifier.webhook", "notifier.chat", "notifier.dingtalk", "notifier.wecom", "notifier.feishu", "notifier.slack"},
     "selectolax": {"scraper.parse"},
     "sqlite_utils": {"db"},
     "sqlite3": {"db"},

@@ -14,6 +14,7 @@ from scraper.cli import main
 from scraper.demo import run_demo
 from tests.servers.http import FixtureServer, Resp
 from tests.test_pipeline import ITEMS, LIST, list_page, serve
+from tests.conftest import LOOPBACK_ALLOW
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,6 +67,7 @@ def test_demo_refuses_a_used_folder(tmp_path: Path) -> None:
 def _config(tmp_path: Path, site: FixtureServer) -> Path:
     p = tmp_path / "cw.toml"
     p.write_text(f'''database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 retries = 0
@@ -121,6 +123,7 @@ def test_check_a_bare_url_uses_the_heuristic(tmp_path: Path, site: FixtureServer
     site.routes[LIST] = Resp(200, list_page(ITEMS))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CLUSTERWATCH_CONFIG", raising=False)
+    (tmp_path / "clusterwatch.toml").write_text(LOOPBACK_ALLOW, encoding="utf-8")  # the site is on loopback
     res = CliRunner().invoke(main, ["check", site.url(LIST)])
     assert res.exit_code == 0, res.output
     assert "adhoc: 3 items (adapter static (heuristic))" in res.output

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import config
 from scraper.cli import main
 from scraper.fetch import Fetcher
-from tests.conftest import PAGES
+from tests.conftest import LOOPBACK_ALLOW, PAGES
 from tests.servers.http import FixtureServer, Resp
 from tests.test_scraper_parse_jpaas import API, _api_route
 from tests.test_scraper_parse_jpage import _proxy_route
@@ -24,6 +24,8 @@ def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No config file: the built-in defaults, minus their 3 s politeness delay (kept fast here)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CLUSTERWATCH_CONFIG", raising=False)
+    # Only the SSRF guard's allow-list: the fixture site is on loopback, which is refused by default.
+    (tmp_path / "clusterwatch.toml").write_text(LOOPBACK_ALLOW, encoding="utf-8")
     init = Fetcher.__init__
 
     def no_wait(self: Fetcher, politeness: config.Politeness, *args: object, **kwargs: object) -> None:

@@ -109,6 +109,7 @@ def test_query_reads_the_configs_database_without_its_secrets(hist: Path, tmp_pa
     monkeypatch.delenv("CW_UNSET_SECRET", raising=False)
     cfg = tmp_path / "cw.toml"
     cfg.write_text(f'''database = "{hist.name}"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [[subscribers]]
 name = "desk"
 [[subscribers.channels]]

@@ -24,6 +24,7 @@ def trs_site(site: FixtureServer) -> None:
 def write_config(tmp_path: Path, site: FixtureServer, extra: str = "") -> Path:
     p = tmp_path / "cw.toml"
     p.write_text(f'''database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 retries = 0

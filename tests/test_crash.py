@@ -92,6 +92,7 @@ item = "ul.news-list > li"
 date = "span.date"
 """
         self.config.write_text(f"""database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 retries = 0

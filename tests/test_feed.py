@@ -36,6 +36,7 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 HOSTILE = "<script>alert(1)</script> ]]> & 名单\r\nsecond line\x00\x01\x08\x0b\x0c\x1b[31m\x1f\x7f\x85 end\ud800\ufffe\uffff"
 
 CONFIG = """database = "cw.db"
+network = { allow = ["127.0.0.0/8", "::1"] }
 [[sources]]
 name = "jx"
 url = "http://127.0.0.1:9/col/col1/index.html"
@@ -356,6 +357,7 @@ def test_example_config_documents_every_feed_setting() -> None:
 
 def feeds_config(tmp_path: Path, site: FixtureServer) -> config.Settings:
     text = f"""database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 retries = 0

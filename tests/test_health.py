@@ -31,6 +31,7 @@ def settings_for(tmp_path: Path, site: FixtureServer, extra_source: str = "", ex
                  politeness: str = "") -> config.Settings:
     path = tmp_path / "cw.toml"
     path.write_text(f"""database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 retries = 0

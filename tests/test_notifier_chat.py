@@ -42,6 +42,7 @@ from scraper.demo import free_port
 from scraper.diff import event_for, item_key
 from scraper.models import Announcement
 from scraper.timeutil import iso, utcnow
+from tests.conftest import LOOPBACK, LOOPBACK_ALLOW
 
 PLATFORMS = ("dingtalk", "wecom", "feishu", "slack")
 NOTIFIERS: dict[str, type[Notifier]] = {"dingtalk": DingTalkNotifier, "wecom": WeComNotifier,
@@ -322,7 +323,7 @@ def target(platform: str, bot: ChatReceiver, secret: str | None = None) -> Targe
 
 def send(platform: str, t: Target, m: Message) -> None:
     async def go() -> None:
-        n = NOTIFIERS[platform](timeout=2.0)
+        n = NOTIFIERS[platform](timeout=2.0, network=LOOPBACK)
         try:
             await n.send(t, m)
         finally:
@@ -665,7 +666,7 @@ def test_relay_once_delivers_to_each_chat_kind_exactly_once(
     channels = "".join(f'\n[[subscribers.channels]]\nkind = "{p}"\nurl = "{bots[p].url}"\n'
                        + (f'secret_env = "CW_TEST_{p.upper()}_SECRET"\n' if p in ("dingtalk", "feishu") else "")
                        for p in PLATFORMS)
-    settings = load_config(f'[delivery]\nwebhook_timeout = 2.0\n\n[[subscribers]]\nname = "chatty"\n{channels}')
+    settings = load_config(LOOPBACK_ALLOW + f'[delivery]\nwebhook_timeout = 2.0\n\n[[subscribers]]\nname = "chatty"\n{channels}')
     db = dbm.open_db(tmp_path / "t.db")
     store.sync_sources(db, [("jx", "http://example.invalid/", "static")], iso(utcnow()))
     a = Announcement(key=item_key("jx", LINK), source="jx", url=LINK, title=TITLE, pub_date="2026-03-01",

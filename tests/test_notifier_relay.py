@@ -31,7 +31,7 @@ from notifier.routing import plan
 from scraper.diff import event_for, item_key
 from scraper.models import Announcement, PlannedDelivery
 from scraper.timeutil import iso, parse_iso, utcnow
-from tests.conftest import new_secret
+from tests.conftest import LOOPBACK, LOOPBACK_ALLOW, new_secret
 from tests.servers.smtp import SmtpServer, free_port
 from tests.servers.webhook import ReceiverPool, WebhookReceiver
 
@@ -89,7 +89,7 @@ def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
 def config_text(*subscribers: str, smtp_port: int | None = None, smtp_timeout: float = 2.0,
                 max_attempts: int = 5, backoff_base: float = 1.0, backoff_max: float = 3600.0,
                 webhook_timeout: float = 2.0) -> str:
-    text = f"""
+    text = LOOPBACK_ALLOW + f"""
 [delivery]
 max_attempts = {max_attempts}
 backoff_base = {backoff_base}

@@ -23,7 +23,7 @@ import notifier.webhook as webhook_mod
 from notifier.base import Message, PermanentError, Target, TransientError
 from notifier.render import render
 from notifier.webhook import WebhookNotifier, sign, verify
-from tests.conftest import new_secret
+from tests.conftest import LOOPBACK, new_secret
 from tests.servers.http import FixtureServer, Resp
 from tests.servers.smtp import free_port
 from tests.servers.webhook import ReceiverPool, WebhookReceiver
@@ -45,7 +45,7 @@ def _message(title: str = "关于公布专精特新企业名单的通知") -> Me
 
 def _send(target: Target, message: Message, timeout: float = 5.0) -> None:
     async def go() -> None:
-        n = WebhookNotifier(timeout=timeout)
+        n = WebhookNotifier(timeout=timeout, network=LOOPBACK)
         try:
             await n.send(target, message)
         finally:

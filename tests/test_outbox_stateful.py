@@ -68,6 +68,7 @@ COMMITS = ("baseline", "new", "unchanged")  # valid checks that store the list
 def config_text(site: FixtureServer, hook: WebhookReceiver, database: str = "cw.db") -> str:
     webhook = f'[[subscribers.channels]]\nkind = "webhook"\nurl = "{hook.url}"\nsecret_env = "TEST_WEBHOOK_SECRET"\n'
     return f"""database = "{database}"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 retries = 0

@@ -70,6 +70,7 @@ def make_settings(tmp_path: Path, site: FixtureServer, smtp: SmtpServer | None =
     if receiver is not None:
         channels += f'[[subscribers.channels]]\nkind = "webhook"\nurl = "{receiver.url}"\nsecret_env = "TEST_WEBHOOK_SECRET"\n'
     text = f"""database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 retries = 0

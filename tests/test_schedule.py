@@ -49,6 +49,7 @@ def test_daemon_checks_due_sources_and_stops_cleanly_on_sigterm(tmp_path: Path, 
     serve(site, ITEMS)
     cfg = tmp_path / "cw.toml"
     cfg.write_text(f'''database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 [delivery]
@@ -104,6 +105,7 @@ def test_sigterm_during_a_check_lets_it_finish(tmp_path: Path, site: FixtureServ
     site.routes[LIST] = slow
     cfg = tmp_path / "cw.toml"
     cfg.write_text(f'''database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 [[sources]]
@@ -148,6 +150,7 @@ def test_daemon_delivers_pending_alerts_on_its_own_schedule(tmp_path: Path, site
         serve(site, ITEMS)
         cfg = tmp_path / "cw.toml"
         cfg.write_text(f'''database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 [delivery]

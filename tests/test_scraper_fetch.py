@@ -25,7 +25,7 @@ from scraper.blocked import block_reason, broken_reason
 from scraper.errors import Blocked, Broken, FetchError, TooLarge
 from scraper.fetch import Fetcher
 from scraper.models import Fetched
-from tests.conftest import PAGES
+from tests.conftest import LOOPBACK, PAGES
 from tests.servers.http import FixtureServer, Request, Resp
 
 UA = "test-agent/1.0"
@@ -64,7 +64,7 @@ def site(_server: FixtureServer) -> Iterator[FixtureServer]:
 
 def get(url: str, pol: Politeness = POL, **kw: Any) -> Fetched:
     async def go() -> Fetched:
-        async with Fetcher(pol, UA) as f:
+        async with Fetcher(pol, UA, network=LOOPBACK) as f:
             return await f.get(url, **kw)
 
     return asyncio.run(go())
@@ -72,7 +72,7 @@ def get(url: str, pol: Politeness = POL, **kw: Any) -> Fetched:
 
 def get_many(urls: list[str], pol: Politeness, *, concurrent: bool) -> list[Fetched]:
     async def go() -> list[Fetched]:
-        async with Fetcher(pol, UA) as f:
+        async with Fetcher(pol, UA, network=LOOPBACK) as f:
             if concurrent:
                 return list(await asyncio.gather(*(f.get(u) for u in urls)))
             return [await f.get(u) for u in urls]
@@ -513,7 +513,7 @@ def test_errors_do_not_skip_the_delay(site: FixtureServer) -> None:
     site.routes["/p"] = timed(Resp(200, LIST_BYTES), times)
 
     async def go() -> None:
-        async with Fetcher(replace(POL, delay=0.3), UA) as f:
+        async with Fetcher(replace(POL, delay=0.3), UA, network=LOOPBACK) as f:
             with pytest.raises(FetchError):
                 await f.get(site.url("/missing"))
             await f.get(site.url("/p"))

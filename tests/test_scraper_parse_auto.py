@@ -24,7 +24,7 @@ from scraper.errors import ParseError
 from scraper.fetch import Fetcher
 from scraper.models import ListItem, ListPage, Request
 from scraper.parse import ADAPTERS, auto, miit
-from tests.conftest import PAGES
+from tests.conftest import LOOPBACK_ALLOW, PAGES
 from tests.servers.http import FixtureServer, Resp
 from tests.test_scraper_parse_feed import RSS_ITEMS
 from tests.test_scraper_parse_miit import API_PATH, PAGE_1, PAGE_2, QUERY, expected, query_of, read_sync
@@ -201,6 +201,8 @@ def no_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CLUSTERWATCH_CONFIG", raising=False)
+    # Only the SSRF guard's allow-list: the fixture site is on loopback, which is refused by default.
+    (tmp_path / "clusterwatch.toml").write_text(LOOPBACK_ALLOW, encoding="utf-8")
     init = Fetcher.__init__
 
     def no_wait(self: Fetcher, politeness: config.Politeness, *args: object, **kwargs: object) -> None:
@@ -221,7 +223,7 @@ def test_cli_check_auto_trs(site: FixtureServer, no_config: Path) -> None:
     rows = [json.loads(line) for line in _check(url, "--json")]
     assert rows == [{"title": t, "date": d, "url": site.url(COLUMN + h)} for h, t, d in INDEX]
     assert _check(url)[0] == f"adhoc: {len(INDEX)} items (adapter auto: trs)"
-    assert not list(no_config.iterdir())  # a dry run writes nothing
+    assert [p.name for p in no_config.iterdir()] == ["clusterwatch.toml"]  # a dry run writes nothing
 
 
 def test_cli_check_auto_feed(site: FixtureServer, no_config: Path) -> None:

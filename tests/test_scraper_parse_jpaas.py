@@ -27,7 +27,7 @@ from scraper.listing import read_list
 from scraper.models import ListPage
 from scraper.parse import ADAPTERS
 from scraper.parse.jpaas import JpaasAdapter
-from tests.conftest import PAGES
+from tests.conftest import LOOPBACK, PAGES
 from tests.servers.http import FixtureServer, Resp
 
 JPAAS = PAGES / "jpaas"
@@ -286,7 +286,7 @@ def test_only_parse_errors_escape(text: str) -> None:
 
 def _read(source: Source, **kw):
     async def go():
-        async with Fetcher(Politeness(delay=0, retries=0, timeout=5), "test-agent") as f:
+        async with Fetcher(Politeness(delay=0, retries=0, timeout=5), "test-agent", network=LOOPBACK) as f:
             return await read_list(f.get, source, **kw)
     return asyncio.run(go())
 

@@ -22,7 +22,7 @@ from scraper.fetch import Fetcher
 from scraper.listing import ListRead, read_list
 from scraper.models import ListItem
 from scraper.parse import ADAPTERS, miit
-from tests.conftest import PAGES
+from tests.conftest import LOOPBACK, PAGES
 from tests.servers.http import FixtureServer, Request, Resp
 
 MIIT = PAGES / "miit"
@@ -67,7 +67,7 @@ def read_sync(src: Source, **kw: Any) -> ListRead:
     """read_list through a real Fetcher (no delay, no retries)."""
 
     async def go() -> ListRead:
-        async with Fetcher(POLITE, "test-agent") as f:
+        async with Fetcher(POLITE, "test-agent", network=LOOPBACK) as f:
             return await read_list(f.get, src, **kw)
 
     return asyncio.run(go())

@@ -16,6 +16,7 @@ import trustme
 from config import Politeness
 from scraper.errors import FetchError
 from scraper.fetch import Fetcher
+from tests.conftest import LOOPBACK
 
 ROOT = Path(__file__).resolve().parent.parent
 POL = Politeness(delay=0, retries=0, timeout=5, deadline=10)
@@ -50,7 +51,7 @@ def https_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
 
 def get(url: str, extra_ca: dict[str, Path] | None = None):  # type: ignore[no-untyped-def]
     async def main():  # type: ignore[no-untyped-def]
-        async with Fetcher(POL, "test-agent/1.0", extra_ca=extra_ca) as f:
+        async with Fetcher(POL, "test-agent/1.0", extra_ca=extra_ca, network=LOOPBACK) as f:
             return await f.get(url)
     return asyncio.run(main())
 

@@ -44,6 +44,7 @@ def test_a_failing_run_logs_no_secret(tmp_path: Path, site: FixtureServer, monke
         serve(site, ITEMS)
         cfg = tmp_path / "cw.toml"
         cfg.write_text(f'''database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 [smtp]

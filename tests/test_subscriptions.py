@@ -11,6 +11,7 @@ import config
 from config.regions import load_regions
 from notifier.routing import plan
 from scraper.models import Event
+from tests.conftest import LOOPBACK_ALLOW
 
 SUBSCRIBERS = {
     "everything": "",
@@ -230,7 +231,7 @@ def test_notify_test_reports_each_channel(tmp_path: Path, smtp, receiver) -> Non
     from scraper.demo import free_port
 
     path = tmp_path / "cw.toml"
-    path.write_text(f'''[smtp]
+    path.write_text(LOOPBACK_ALLOW + f'''[smtp]
 host = "127.0.0.1"
 port = {smtp.port}
 security = "plain"

@@ -12,6 +12,7 @@ from db import open_db
 from scraper.runner import run_once
 from tests.servers.http import FixtureServer, Resp
 from tests.test_pipeline import ITEMS, LIST, list_page, serve
+from tests.conftest import LOOPBACK_ALLOW
 
 NOTICE = ("/art/2026/11/20/art_1229399350_5511876.html",
           "关于2026年浙江省中小企业特色产业集群（第二批）拟认定名单的公示", "2026-11-20")
@@ -39,6 +40,7 @@ FINAL_ROWS = [("嘉兴市平湖市", "光机电（精密光学元件）"), ("嘉
 def settings_for(tmp_path: Path, site: FixtureServer) -> config.Settings:
     p = tmp_path / "cw.toml"
     p.write_text(f'''database = "cw.db"
+network = {{ allow = ["127.0.0.0/8", "::1"] }}
 [politeness]
 delay = 0
 [[sources]]
@@ -145,6 +147,7 @@ def test_classify_and_extract_commands(tmp_path: Path, site: FixtureServer, monk
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CLUSTERWATCH_CONFIG", raising=False)
+    (tmp_path / "clusterwatch.toml").write_text(LOOPBACK_ALLOW, encoding="utf-8")  # the site is on loopback
     runner = CliRunner()
     res = runner.invoke(main, ["classify", "--json", FINAL[1], "工业和信息化部办公厅关于组织推荐2024年度中小企业特色产业集群的通知"])
     assert res.exit_code == 0, res.output
