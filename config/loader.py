@@ -9,9 +9,11 @@ never appear in a message.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
+from collections import ChainMap
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,9 +22,12 @@ from config.cron import validate_cron
 from config.feeds import feed_settings
 from config.network import network_settings
 from config.node import ConfigError, Node, domain, existing_file, secret, unique
+from config.secrets import loose_permissions, read_secrets_file
 from config.settings import Attachments, Delivery, Health, Politeness, Settings, Smtp
 from config.sources import ADAPTER_KINDS, ADAPTER_PARAMS, default_sources, parse_interval, source
 from config.subscribers import CHANNEL_KINDS, EVENT_TYPES, subscriber
+
+log = logging.getLogger("clusterwatch.config")
 
 __all__ = ["ADAPTER_KINDS", "ADAPTER_PARAMS", "CHANNEL_KINDS", "EVENT_TYPES", "ConfigError", "default_sources",
            "load", "parse", "parse_interval", "validate_cron"]
@@ -45,6 +50,7 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
 
 def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Settings:
     root = Node(str(path), "", raw)
+    environ, secrets_file = _secrets_file(root, path, environ)
     database = root.get("database", str, "clusterwatch.db")
     tz = root.get("timezone", str, "Asia/Shanghai")
     try:
@@ -53,6 +59,7 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
         raise root.err("timezone", f"unknown time zone {tz!r}") from None
     kwargs: dict[str, Any] = {
         "path": path,
+        "secrets_file": secrets_file,
         "database": (path.parent / Path(database).expanduser()).resolve(),
         "timezone": tz,
         "politeness": _politeness(root.table("politeness")),
@@ -85,6 +92,24 @@ def parse(raw: Mapping[str, Any], path: Path, environ: Mapping[str, str]) -> Set
     kwargs["network"] = network_settings(root.table("network"))
     root.done()
     return Settings(sources=sources, subscribers=subscribers, **kwargs)
+
+
+def _secrets_file(root: Node, path: Path, environ: Mapping[str, str]) -> tuple[Mapping[str, str], Path | None]:
+    """``secrets_file``: NAME=value lines consulted after the environment (config/secrets.py)."""
+    name = root.get("secrets_file", str)
+    if name is None:
+        return environ, None
+    if not name.strip():
+        raise root.err("secrets_file", "must not be empty")
+    file = (path.parent / Path(name).expanduser()).resolve()
+    try:
+        values = read_secrets_file(file)
+    except ValueError as e:
+        raise root.err("secrets_file", str(e)) from None
+    warning = loose_permissions(file)
+    if warning:
+        log.warning("%s", warning)
+    return ChainMap(environ, values), file  # type: ignore[arg-type]
 
 
 def _programs(root: Node) -> tuple[dict[str, Any], ...]:

@@ -163,6 +163,7 @@ class Network:
 class Settings:
     path: Path  # the config file this came from
     database: Path
+    secrets_file: Path | None = None  # NAME=value lines read after the environment
     user_agent: str = DEFAULT_USER_AGENT
     timezone: str = "Asia/Shanghai"
     politeness: Politeness = field(default_factory=Politeness)

@@ -381,6 +381,15 @@ def config_check(config_path: str) -> None:
         click.echo(f"  smtp: {settings.smtp.host}:{settings.smtp.port} ({settings.smtp.security}{auth})")
     if settings.feeds:
         click.echo(f"  feeds: {settings.feeds.dir} ({settings.feeds.entries} entries per feed)")
+    if settings.secrets_file:
+        from config.secrets import loose_permissions
+
+        click.echo(f"  secrets file: {settings.secrets_file}")
+        warning = loose_permissions(settings.secrets_file)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
+    allowed = [str(n) for n in settings.network.allow_networks] + list(settings.network.allow_hosts)
+    click.echo(f"  network allow-list: {', '.join(allowed) if allowed else 'none (public addresses only)'}")
 
 
 @main.command()
