@@ -152,18 +152,20 @@ def _entity_lines(payload: Mapping[str, Any], limit: int = 200) -> list[str]:
 
 
 def _html(title: str, link: str | None, payload: Mapping[str, Any]) -> str:
+    """Every scraped string escaped, and stripped of control characters as in the text part."""
     e = html.escape
-    heading = f'<a href="{e(link)}">{e(title)}</a>' if link else e(title)
+    heading = f'<a href="{e(link)}">{e(header_safe(title, 1000))}</a>' if link else e(header_safe(title, 1000))
     rows = "".join(f"<tr><th align=left>{e(label)}</th><td>{e(value)}</td></tr>" for label, value in _lines(payload))
     excerpt = str(payload.get("excerpt") or "").strip()
-    paras = "".join(f"<p>{e(line)}</p>" for line in excerpt.splitlines() if line.strip())
+    paras = "".join(f"<p>{e(header_safe(line, 2000))}</p>" for line in excerpt.splitlines() if line.strip())
     selected = _entity_lines(payload)
     if selected:
         paras += f"<h3>{e(selected[1])}</h3><ul>" + "".join(f"<li>{e(x[2:])}</li>" for x in selected[2:]) + "</ul>"
     atts = [a for a in payload.get("attachments") or [] if safe_link(a.get("url"))]
     att_html = ""
     if atts:
-        items = "".join(f'<li><a href="{e(a["url"])}">{e(a.get("text") or a["url"])}</a></li>' for a in atts)
+        items = "".join(f'<li><a href="{e(a["url"])}">{e(header_safe(a.get("text") or a["url"], 300))}</a></li>'
+                        for a in atts)
         att_html = f"<h3>Attachments</h3><ul>{items}</ul>"
     return (
         '<!doctype html><html><head><meta charset="utf-8"></head><body>'

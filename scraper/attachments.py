@@ -2,9 +2,11 @@
 
 ``read_tables(data, name)`` sniffs the real format from the bytes (a ``.xls`` that is really
 xlsx or HTML, a ``.wps`` that is an OLE Word file), refuses hostile zips before opening them
-(member count, total uncompressed size, compression ratio, any DTD in the XML), and returns
-every table as text rows (``scraper.models.Table``). Text without tables (a .docx of
-paragraphs, a PDF page of lines, a .doc) comes back as one-column rows.
+(member count, total uncompressed size, compression ratio, any DTD or entity declaration in any
+member, XML in an encoding a byte scan cannot see through), reads PDFs within a page cap, a time
+cap checked between pages and a cap on what their streams inflate to, and returns every table as
+text rows (``scraper.models.Table``). Text without tables (a .docx of paragraphs, a PDF page of
+lines, a .doc) comes back as one-column rows.
 
 Errors are typed and name the file: :class:`UnsupportedFormat` (unknown format, a missing
 library or converter) and :class:`UnsafeAttachment` (a zip bomb, entities, a truncated
@@ -14,8 +16,11 @@ The libraries come with ``pip install clusterwatch[attachments]``.
 
 from __future__ import annotations
 
+import codecs
+import contextvars
 import datetime as dt
 import io
+import itertools
 import re
 import shutil
 import subprocess
@@ -37,7 +42,8 @@ RATIO_FLOOR = 1024 * 1024
 MAX_ROWS = 100_000  # per sheet
 MAX_COLS = 200
 MAX_PAGES = 200
-MAX_SECONDS = 60.0  # PDF work per file
+MAX_SECONDS = 60.0  # PDF work per file, checked between pages
+MAX_PDF_INFLATED = 100 * 1024 * 1024  # what one PDF's streams may inflate to, in all
 CONVERT_TIMEOUT = 60.0
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _INSTALL = "install clusterwatch[attachments]"
@@ -109,6 +115,9 @@ def _ole_kind(data: bytes, ext: str, name: str) -> str:
 
 def _safe_zip(data: bytes, name: str) -> zipfile.ZipFile:
     """Open the zip only after its directory passes the caps; refuse any DTD in its XML."""
+    problem = _directory_problem(data)
+    if problem:
+        raise UnsafeAttachment(f"{name}: {problem}")
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as e:
@@ -123,26 +132,81 @@ def _safe_zip(data: bytes, name: str) -> zipfile.ZipFile:
         if i.file_size > RATIO_FLOOR and i.file_size > MAX_RATIO * max(i.compress_size, 1):
             raise UnsafeAttachment(f"{name}: zip member {i.filename!r} compressed {i.file_size // max(i.compress_size, 1)}:1 "
                                    f"(cap {MAX_RATIO}:1)")
-    for i in infos:
+    for i in infos:  # every member, whatever its name: a package's relationships may point at any part
         try:
-            dtd = i.filename.endswith((".xml", ".rels", ".vml")) and _has_dtd(z, i)
+            problem = _xml_problem(z, i)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as e:
             raise UnsafeAttachment(f"{name}: broken zip member {i.filename!r} ({_short(e)})") from None
-        if dtd:
-            raise UnsafeAttachment(f"{name}: {i.filename} declares a DTD or entities (refused: XXE / billion laughs)")
+        if problem:
+            raise UnsafeAttachment(f"{name}: {i.filename} {problem}")
     return z
 
 
-def _has_dtd(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
-    """Bounded reads; the overlap keeps a marker split between chunks visible."""
-    tail = b""
+def _directory_problem(data: bytes) -> str | None:
+    """The member count and directory size the zip's end record declares (ZIP64 too), checked before
+    ``zipfile`` builds an object per directory entry (600,000 of them fit in 30 MB)."""
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65535))
+    if end < 0 or end + 22 > len(data):
+        return None  # no end record: zipfile says the zip is broken
+    count, size = int.from_bytes(data[end + 10:end + 12], "little"), int.from_bytes(data[end + 12:end + 16], "little")
+    locator = end - 20
+    if locator >= 0 and data[locator:locator + 4] == b"PK\x06\x07":  # ZIP64: the real numbers are elsewhere
+        at = int.from_bytes(data[locator + 8:locator + 16], "little")
+        if data[at:at + 4] == b"PK\x06\x06":
+            count, size = int.from_bytes(data[at + 32:at + 40], "little"), int.from_bytes(data[at + 40:at + 48], "little")
+    if count > MAX_MEMBERS:
+        return f"zip has {count} members (cap {MAX_MEMBERS})"
+    if size > MAX_MEMBERS * 1024:
+        return f"zip directory is {size} bytes (cap {MAX_MEMBERS * 1024})"
+    return None
+
+
+_CHUNK = 256 * 1024
+_DECL = re.compile(r"\s*<\?xml[^>]*?\bencoding\s*=\s*[\"']([^\"']*)")
+# Encodings in which "<!DOCTYPE" is always those very bytes (UTF-16 is decoded before the scan).
+_ASCII_SAFE = frozenset({"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "windows-1252",
+                         "cp1252", "gbk", "gb2312", "gb18030"})
+
+
+def _xml_problem(z: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
+    """Why a member must not reach an XML parser: a DTD or entity declaration, or an encoding that could
+    hide one from this scan (UTF-7, UTF-32, EBCDIC: libxml2 reads them). Bounded reads; the overlap keeps
+    a marker split between chunks visible."""
     with z.open(info) as f:
-        while chunk := f.read(256 * 1024):
-            window = (tail + chunk).upper()
-            if b"<!DOCTYPE" in window or b"<!ENTITY" in window:
-                return True
-            tail = chunk[-16:]
-    return False
+        chunk = f.read(_CHUNK)
+        codec = _scan_codec(chunk[:4])
+        if codec is None:
+            return "is XML in UTF-32 or EBCDIC (refused: its markup cannot be checked)"
+        decoder = codecs.getincrementaldecoder(codec)("replace")
+        tail = ""
+        first = True
+        while chunk:
+            text = decoder.decode(chunk)
+            if first:
+                m = _DECL.match(text.removeprefix("\ufeff"))
+                declared = m.group(1).strip().lower() if m else ""
+                if declared and declared not in _ASCII_SAFE and not (codec.startswith("utf-16") and
+                                                                     declared.startswith(("utf-16", "utf16"))):
+                    return f"declares the encoding {declared!r} (refused: its markup cannot be checked)"
+                first = False
+            window = (tail + text).upper()
+            if "<!DOCTYPE" in window or "<!ENTITY" in window:
+                return "declares a DTD or entities (refused: XXE / billion laughs)"
+            tail = text[-16:]
+            chunk = f.read(_CHUNK)
+    return None
+
+
+def _scan_codec(head: bytes) -> str | None:
+    """How to read a member for the scan, from its first bytes (XML's own detection): UTF-16 by its BOM or
+    a ``<`` next to a zero byte, latin-1 for everything ASCII-compatible, None for UTF-32 and EBCDIC."""
+    if head in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"<\x00\x00\x00", b"\x00\x00\x00<", b"\x4c\x6f\xa7\x94"):
+        return None
+    if head[:2] in (b"\xff\xfe", b"<\x00"):
+        return "utf-16-le"
+    if head[:2] in (b"\xfe\xff", b"\x00<"):
+        return "utf-16-be"
+    return "latin-1"  # one character per byte: ASCII markers stay visible in any ASCII-compatible encoding
 
 
 # ---------------------------------------------------------------------- readers
@@ -226,21 +290,160 @@ def _read_docx(data: bytes, name: str) -> list[Table]:
 
 
 def _read_pdf(data: bytes, name: str) -> list[Table]:
+    """The first MAX_PAGES pages, in at most MAX_SECONDS (checked between pages), inflating at most
+    MAX_PDF_INFLATED bytes of streams (see :class:`_Inflate`)."""
     if b"%%EOF" not in data[-2048:]:
         raise UnsafeAttachment(f"{name}: truncated PDF (no %%EOF at the end)")
     pdfplumber = _need("pdfplumber", ".pdf", name)
+    _Inflate.install()
+    budget = _PdfBudget(name)
+    token = _PDF_BUDGET.set(budget)
     started, out = time.monotonic(), []
-    with pdfplumber.open(io.BytesIO(data)) as pdf:
-        for number, page in enumerate(pdf.pages[:MAX_PAGES], 1):
-            if time.monotonic() - started > MAX_SECONDS:
-                raise UnsafeAttachment(f"{name}: PDF took over {MAX_SECONDS:.0f}s by page {number}")
-            found = [_table(t) for t in page.extract_tables()]
-            if any(found):
-                out += found
-            else:
-                out.append(_table([[line] for line in (page.extract_text() or "").splitlines()]))
-            page.close()
+    try:
+        # pdfplumber builds a Page for every page of the file on first use of ``pdf.pages``, and
+        # ``pdf.close()`` does so too: 20,000 one-line pages take seconds before any cap. So the pages
+        # are built one at a time, and closing is the stream's.
+        pdf = pdfplumber.open(io.BytesIO(data))
+        try:
+            for number, page in enumerate(itertools.islice(_pdf_pages(pdf), MAX_PAGES), 1):
+                if time.monotonic() - started > MAX_SECONDS:
+                    raise UnsafeAttachment(f"{name}: PDF took over {MAX_SECONDS:.0f}s by page {number}")
+                found = [_table(t) for t in page.extract_tables()]
+                if any(found):
+                    out += found
+                else:
+                    out.append(_table([[line] for line in (page.extract_text() or "").splitlines()]))
+                page.close()
+        finally:
+            pdf.stream.close()
+    except Exception:
+        if budget.left < 0:  # pdfplumber wraps what pdfminer raised: name the real problem
+            raise budget.error() from None
+        raise
+    finally:
+        _PDF_BUDGET.reset(token)
     return out
+
+
+def _pdf_pages(pdf: Any) -> Iterable[Any]:
+    """pdfplumber pages built one at a time from pdfminer's page tree walk."""
+    from pdfminer.pdfpage import PDFPage
+    from pdfplumber.page import Page
+
+    doctop = 0.0
+    for number, obj in enumerate(PDFPage.create_pages(pdf.doc), 1):
+        page = Page(pdf, obj, page_number=number, initial_doctop=doctop)
+        doctop += page.height
+        yield page
+
+
+class _PdfBudget:
+    """Bytes the streams of the PDF being read may still inflate to."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.left = MAX_PDF_INFLATED
+
+    def charge(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise self.error()
+
+    def error(self) -> UnsafeAttachment:
+        return UnsafeAttachment(f"{self.name}: PDF streams inflate to more than {MAX_PDF_INFLATED} bytes "
+                                f"(cap; a PDF bomb?)")
+
+
+_PDF_BUDGET: contextvars.ContextVar[_PdfBudget | None] = contextvars.ContextVar("pdf_budget", default=None)
+
+
+def _charge(n: int) -> None:
+    budget = _PDF_BUDGET.get()
+    if budget is not None:
+        budget.charge(n)
+
+
+class _Inflate:
+    """Stands in for ``zlib`` (and the LZW and RunLength decoders) inside pdfminer.pdftypes.
+
+    pdfminer inflates every stream it needs whole (``zlib.decompress``), so a 30 MB PDF could ask for
+    30 GB, and an encrypted one hides its streams from any scan of the file. Here each stream inflates in
+    bounded steps, every byte charged to the PDF being read (outside :func:`_read_pdf` nothing is
+    charged). pdfminer's CCITT decoder is left alone: no text needs it, and its cost is CPU time
+    rather than memory.
+    """
+
+    error = zlib.error
+    MAX_WBITS = zlib.MAX_WBITS
+
+    @staticmethod
+    def install() -> None:
+        import pdfminer.pdftypes as pt
+
+        if not isinstance(pt.zlib, _Inflate):
+            pt.zlib, pt.lzwdecode, pt.rldecode = _Inflate(), _lzw, _rl  # type: ignore[assignment]
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(zlib, attr)
+
+    @staticmethod
+    def decompress(data: bytes, wbits: int = zlib.MAX_WBITS, bufsize: int = 0) -> bytes:
+        d = _Inflater(zlib.decompressobj(wbits))
+        out = d.decompress(data)
+        if not d.eof:
+            raise zlib.error("incomplete or truncated stream")
+        return out
+
+    @staticmethod
+    def decompressobj(*args: Any, **kwargs: Any) -> "_Inflater":
+        return _Inflater(zlib.decompressobj(*args, **kwargs))
+
+
+class _Inflater:
+    """A zlib decompress object that inflates in bounded steps and charges what it makes."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    @property
+    def eof(self) -> bool:
+        return bool(self.inner.eof)
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        out = bytearray()
+        buf, step = data, 64 * 1024
+        while True:
+            chunk = self.inner.decompress(buf, step)
+            _charge(len(chunk))
+            out += chunk
+            buf = self.inner.unconsumed_tail
+            if not buf and len(chunk) < step:
+                return bytes(out)
+
+
+def _lzw(data: bytes) -> bytes:
+    from pdfminer.lzw import LZWDecoder
+
+    out = bytearray()
+    for piece in LZWDecoder(io.BytesIO(data)).run():
+        _charge(len(piece))
+        out += piece
+    return bytes(out)
+
+
+def _rl(data: bytes) -> bytes:
+    """RunLength: the decoded size is charged (walking the length bytes) before decoding."""
+    from pdfminer.runlength import rldecode
+
+    size, i = 0, 0
+    while i < len(data) and data[i] != 128:
+        n = data[i]
+        size, i = (size + n + 1, i + n + 2) if n < 128 else (size + 257 - n, i + 2)
+        if size > 1024 * 1024:
+            _charge(size)
+            size = 0
+    _charge(size)
+    return rldecode(data)
 
 
 def _read_html(data: bytes, name: str) -> list[Table]:

@@ -99,14 +99,14 @@ def check(source_or_url: str, config_path: str, as_json: bool, kind: str | None,
     try:
         page = asyncio.run(dry_run(settings, source, kind=kind, pages=pages))
     except Exception as e:  # ScraperError, with its URL and reason
-        raise click.ClickException(f"{source.name}: {e}") from None
+        raise click.ClickException(clean(f"{source.name}: {e}")) from None
     if as_json:
         for item in page.items:
             click.echo(json.dumps({"title": item.title, "date": item.date, "url": item.url}, ensure_ascii=False))
         return
     click.echo(f"{source.name}: {len(page.items)} items (adapter {page.adapter})")
     for item in page.items:
-        click.echo(f"{item.date or '----------'}  {item.title}\n            {item.url}")
+        click.echo(clean(f"{item.date or '----------'}  {item.title}\n            {item.url}"))
 
 
 def _check_target(source_or_url: str, config_path: str) -> tuple[Settings, Source]:
@@ -334,23 +334,23 @@ def extract(url_or_file: str, config_path: str, as_json: bool) -> None:
     try:
         report = asyncio.run(run_extract(settings, url_or_file))
     except (ScraperError, AttachmentError, OSError) as e:
-        raise click.ClickException(f"{url_or_file}: {e}") from None
+        raise click.ClickException(clean(f"{url_or_file}: {e}")) from None
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
     for key in ("title", "url", "file", "pub_date", "issuer"):
         if report.get(key):
-            click.echo(f"{key}: {report[key]}")
+            click.echo(clean(f"{key}: {report[key]}"))
     c = report["classification"]
-    click.echo("classification: " + " ".join(f"{k}={v}" for k, v in c.items() if k != "cohorts" and v is not None))
+    click.echo(clean("classification: " + " ".join(f"{k}={v}" for k, v in c.items() if k != "cohorts" and v is not None)))
     for a in report.get("attachments", []):
-        click.echo(f"attachment: {a['text']} ({a['entities'] or 0} entities) {a['error'] or a['parse_error'] or ''}")
+        click.echo(clean(f"attachment: {a['text']} ({a['entities'] or 0} entities) {a['error'] or a['parse_error'] or ''}"))
     if report.get("count_problem"):
-        click.echo(f"count check: {report['count_problem']}")
+        click.echo(clean(f"count check: {report['count_problem']}"))
     click.echo(f"entities ({len(report['entities'])}):")
     for e in report["entities"]:
         where = "/".join(dict.fromkeys(x for x in (e["city"], e["region"]) if x))
-        click.echo(f"  {e['row'] or '-':>4}  {e['name']}  [{where or '?'}]  {e['category'] or ''} {e['role']}")
+        click.echo(clean(f"  {e['row'] or '-':>4}  {e['name']}  [{where or '?'}]  {e['category'] or ''} {e['role']}"))
 
 
 _optional_settings = optional_settings

@@ -38,6 +38,7 @@ _STEP = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 RETRY_AFTER_CAP = 120.0
+_HEADER_CAP = 100 * 1024  # httpcore's h11 max_incomplete_event_size: a bigger header block is refused
 
 
 class _Permanent(FetchError):
@@ -211,6 +212,10 @@ class Fetcher:
             raise Refused(f"{url}: {e.reason}", reason=e.reason) from None
         except httpx.TimeoutException as e:
             raise FetchError(f"{url}: timed out ({type(e).__name__})") from None
+        except httpx.RemoteProtocolError as e:
+            if "buffer too long" in str(e):  # h11's cap on the header block (httpcore: 100 KB); no retry helps
+                raise _Permanent(f"{url}: response headers larger than {_HEADER_CAP // 1024} KB") from None
+            raise FetchError(f"{url}: {type(e).__name__}: {e}") from None
         except httpx.HTTPError as e:
             raise FetchError(f"{url}: {type(e).__name__}: {e}") from None
         except (httpx.InvalidURL, UnicodeError, ValueError) as e:  # a malformed Location or header value
