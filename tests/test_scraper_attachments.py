@@ -300,3 +300,23 @@ def test_only_attachments_imports_the_attachment_libraries() -> None:
                     [node.module or ""] if isinstance(node, ast.ImportFrom) else []
                 allowed = {"openpyxl"} if path == ROOT / "scraper" / "export.py" else set()  # writes xlsx exports
                 assert not ({n.split(".")[0] for n in names} & libs) - allowed, path
+
+
+def test_a_merged_range_to_row_65535_does_not_build_a_huge_grid(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by fuzzing: 5.6 KB of .xls whose MERGEDCELLS ran to row 65535 and column 768 made xlrd pad
+    every row (1.6 s, 570 MB) and the reader build a 65,536 x 200 grid (13 s, 670 MB in all)."""
+    import tracemalloc
+
+    data = (HOSTILE / "merged_cells_bomb.xls").read_bytes()
+    tracemalloc.start()
+    try:
+        [table] = attachments.read_tables(data, "bomb.xls")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 60_000_000, peak
+    rows = [list(r) for r in table]
+    assert len(rows) == 6 and max(len(r) for r in rows) == 4
+    assert [r[1] for r in rows[2:]] == ["绍兴柯桥汇丽印染有限公司", "诸暨市三鼎织造有限公司", "浙江新昌三雄轴承有限公司",
+                                        "温州瓯海眼镜有限公司"]
+    assert "WARNING" not in capsys.readouterr().out  # xlrd's warnings never reach stdout (extract --json)
