@@ -69,7 +69,7 @@ _YEAR_MASK = re.compile(r"\d{4}\s*[-—–~至到]\s*\d{4}\s*年度?|\d{4}年\d{
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(度)?|([〇零○一二三四五六七八九]{4})年(度)?")
 _EN_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?![\d.])")
 _BATCH = re.compile(rf"第([{_CN_NUM}\d]+)批(?:次)?(?:第([{_CN_NUM}\d]+)年)?|首批(?!次)")
-_EN_BATCH = re.compile(rf"\b({EN_ORDINAL})[\s-]+batch\b|\bbatch\s+(?:no\.?\s*)?(\d+)\b", re.I)
+_EN_BATCH = re.compile(rf"\b({EN_ORDINAL})[\s-]+batch\b|\bbatch\s+(?:no\.?\s*)?(\d{{1,9}})\b", re.I)
 _REVIEW_OF = re.compile(r"^(?:开展|组织)?的?复核$")
 
 # Level qualifiers written in the title.
@@ -190,17 +190,18 @@ def tokens(text: str) -> list[Token]:
 
 def _year_token(m: re.Match[str]) -> Token | None:
     value = int(m.group(1)) if m.group(1) else cn_year(m.group(3))
-    return Token("year", value, m.start(), m.end())
+    return Token("year", value, m.start(), m.end()) if 1900 <= value <= 2099 else None  # 〇〇〇〇年 is no year
 
 
 def _batch_token(m: re.Match[str]) -> Token | None:
     if m.group(0).startswith("首"):
         return Token("batch", 1, m.start(), m.end())
-    try:  # 第一二批 is no number: not a batch
+    try:  # 第一二批 is no number, 第〇批 no batch
         support = to_int(m.group(2)) if m.group(2) else None
-        return Token("batch", to_int(m.group(1)), m.start(), m.end(), support)
+        batch = to_int(m.group(1))
     except ValueError:
         return None
+    return Token("batch", batch, m.start(), m.end(), support or None) if batch >= 1 else None
 
 
 def _en_batch_token(m: re.Match[str]) -> Token | None:

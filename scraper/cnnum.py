@@ -26,7 +26,7 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
 _ORD_TENS = {"twentieth": 20, "thirtieth": 30, "fortieth": 40, "fiftieth": 50, "sixtieth": 60,
              "seventieth": 70, "eightieth": 80, "ninetieth": 90}
 ORDINAL_WORDS = {w: i for i, w in enumerate(_ORD_ONES) if i} | _ORD_TENS
-_SUFFIXED = re.compile(r"^(\d+)(st|nd|rd|th)$")
+_SUFFIXED = re.compile(r"^(\d{1,9})(st|nd|rd|th)$")
 # "twenty-first", "twenty first", "first", "21st": used by titles' regexes to find an English ordinal
 EN_ORDINAL = (r"(?:(?:" + "|".join(_TENS) + r")[\s-]?(?:" + "|".join(_ORD_ONES[1:10]) + r")|"
               + "|".join(sorted(ORDINAL_WORDS, key=len, reverse=True)) + r"|\d+(?:st|nd|rd|th))")
@@ -54,7 +54,7 @@ def cn_to_int(s: str) -> int:
 def to_int(s: str) -> int:
     """Arabic or full-width digits, a Chinese number, or 首 (= 1)."""
     s = unicodedata.normalize("NFKC", s).strip()
-    if s.isdigit():
+    if s.isdecimal():
         return int(s)
     if s == "首":
         return 1
@@ -64,7 +64,7 @@ def to_int(s: str) -> int:
 def cn_year(s: str) -> int:
     """A year written digit by digit in Chinese numerals (二〇二三, 二零二四) or in Arabic digits."""
     s = unicodedata.normalize("NFKC", s).strip()
-    if s.isdigit():
+    if s.isdecimal():
         return int(s)
     if not s or any(ch not in DIGITS for ch in s):
         raise ValueError(f"not a year: {s!r}")
@@ -74,8 +74,8 @@ def cn_year(s: str) -> int:
 def en_number(word: str) -> int | None:
     """An English cardinal up to ninety-nine ("three", "twenty-one") or digits; None otherwise."""
     w = word.strip().lower()
-    if w.isdigit():
-        return int(w)
+    if w.isdecimal():
+        return int(w) if len(w) <= 9 else None
     if w in _ONES:
         return _ONES.index(w)
     head, _, tail = w.replace(" ", "-").partition("-")

@@ -27,8 +27,10 @@ from scraper.models import Entity, Table
 
 _WS = re.compile(r"\s+")
 _BRACKETS = str.maketrans("〔〕【】[]", "()()()")
-_FOOTNOTE = re.compile(r"[*＊※△▲☆★#＃\u00b9\u00b2\u00b3\u2070-\u2079\u2460-\u2473]+$")
-_NOTE = re.compile(r"\((?:原名|原企业名称|原名称|曾用名|已更名|更名为|更名|现名|注|备注|已注销|已迁出|已撤销)[^()]*\)$")
+_FOOTNOTES = frozenset("*＊※△▲☆★#＃\u00b9\u00b2\u00b3"
+                       + "".join(map(chr, [*range(0x2070, 0x207A), *range(0x2460, 0x2474)])))
+_EDGE = " ;；,，。:："  # punctuation stripped from both ends of a name
+_NOTE = re.compile(r"\((?:原名|原企业名称|原名称|曾用名|已更名|更名为|更名|现名|注|备注|已注销|已迁出|已撤销)[^()]*\)")
 _COUNT = re.compile(r"[(（]\s*(?:共|合计)?\s*\d+\s*(?:个|家|项|户|名)\s*[)）]\s*[:：]?$")
 _ORDINAL = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[(（][一二三四五六七八九十]+[)）])\s*")
 _TIER = re.compile(r"核心区|协同区|产业群|新星|^[国省市县]级|星级|梯队|[类组档层]$")
@@ -40,7 +42,9 @@ _ISSUER_END = re.compile(r"(局|厅|委员会|委|办公室|政府|部|处|科)$
 _NUMBERED = re.compile(r"^(?:(\d{1,5})\s*[.、．]\s*|(\d{1,5})\s+|[(（]\s*(\d{1,4})\s*[)）]\s*)(\S.*)$")
 _BARE_NUMBER = re.compile(r"^\d{1,5}$")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_PLACE_LINE = re.compile(r"^[\u4e00-\u9fff]{2,10}(?:省|市|区|县|州|盟|旗)(?:\s*[\u4e00-\u9fff]{1,10}(?:市|区|县|旗|镇))*$")
+# each later part is the shortest run ending in a suffix, taken atomically: 市 is both a suffix and a CJK
+# character, so a free choice made "嘉兴市市市…x" backtrack exponentially
+_PLACE_LINE = re.compile(r"^[\u4e00-\u9fff]{2,10}(?:省|市|区|县|州|盟|旗)(?>\s*[\u4e00-\u9fff]{1,10}?(?:市|区|县|旗|镇))*$")
 
 _SEQ = {"序号", "编号", "序", "排序", "No", "NO", "no"}
 _NAME_STRONG = ("企业名称", "集群名称", "园区名称", "单位名称", "公司名称", "企业全称", "产业集群名称", "申报单位",
@@ -58,14 +62,31 @@ _CATEGORY = {"拟评定结果", "评定结果", "星级", "等级", "类别", "�
 
 
 def normalise_name(raw: str) -> str:
-    """NFKC, no spaces or footnote marks, unified brackets and quotes, no trailing （已更名…） note."""
-    text = _WS.sub("", raw or "")
-    text = _FOOTNOTE.sub("", text)
-    text = unicodedata.normalize("NFKC", text)
-    text = _FOOTNOTE.sub("", text.translate(_BRACKETS))
-    while (m := _NOTE.search(text)) and m.start() > 0:
-        text = text[:m.start()]
-    return _quotes(text.strip(" ;；,，。:："))
+    """NFKC, no spaces or footnote marks, unified brackets and quotes, no trailing （已更名…） note.
+
+    Idempotent, and linear in the length: the end is stripped in one backward walk that takes
+    footnote marks, punctuation and notes in any order (企业*；（原名X）※ -> 企业).
+    """
+    text = _strip_end(_WS.sub("", raw or ""), _FOOTNOTES)  # before NFKC, which turns ¹ and ① into digits
+    # NFKC makes spaces of ¸ and ¨; once they are gone, what they stood between may compose (K¸ -> Ķ)
+    text = unicodedata.normalize("NFKC", _WS.sub("", unicodedata.normalize("NFKC", text))).translate(_BRACKETS)
+    return _quotes(_strip_end(text, _FOOTNOTES | frozenset(_EDGE), notes=True).lstrip(_EDGE))
+
+
+def _strip_end(text: str, marks: frozenset[str], *, notes: bool = False) -> str:
+    """``text`` without the marks (and, with ``notes``, the notes) at its end; a name that is all note stays."""
+    end = len(text)
+    while True:
+        e = end
+        while e and text[e - 1] in marks:
+            e -= 1
+        if notes and e and text[e - 1] == ")":
+            i = text.rfind("(", 0, e)
+            if i > 0 and _NOTE.fullmatch(text, i, e):
+                e = i
+        if e == end:
+            return text[:end]
+        end = e
 
 
 def _quotes(text: str) -> str:
@@ -124,8 +145,9 @@ _STATED = (
 
 
 def _cn_int(s: str) -> int:
+    """Digits or a Chinese number; 0 for a run of digits int() refuses or no list could have."""
     if s.isdigit():
-        return int(s)
+        return int(s) if s.isdecimal() and len(s) <= 9 else 0
     total = num = 0
     for ch in s:
         if ch in _CN:
@@ -339,7 +361,7 @@ def _row(row: Sequence[str], st: _State, regions: Regions, role: str, provenance
     region, city = _place(regions, place or None, st.heading, name)
     category = row[h.category].strip() if h.category is not None and row[h.category].strip() else st.tier
     return Entity(name=name, raw_name=raw, region=region, city=city, category=category, role=st.role or role,
-                  row=int(seq) if seq.isdigit() else st.position, provenance=provenance)
+                  row=int(seq) if seq.isdecimal() and len(seq) <= 9 else st.position, provenance=provenance)
 
 
 # ---------------------------------------------------------------------- lines
@@ -397,12 +419,15 @@ def _plausible(name: str) -> bool:
             and len(_CJK.findall(n)) >= 2 and not _ISSUER_END.search(n))
 
 
+_PLACE_PARTS = 4
+
+
 def _split_place(rest: str, regions: Regions) -> tuple[str, str | None]:
     """``石嘴山市塑料厂 石嘴山市 惠农区`` -> (name, place) when a name is followed by a place."""
     parts = rest.split(" ")
-    for k in range(1, len(parts)):
+    for k in range(max(1, len(parts) - _PLACE_PARTS), len(parts)):  # a place is a few parts, not a whole line
         head, tail = " ".join(parts[:k]), " ".join(parts[k:])
-        if _entity_like(head, regions) and _PLACE_LINE.match(tail):
+        if _PLACE_LINE.match(tail) and _entity_like(head, regions):
             return head, tail
     return rest, None
 

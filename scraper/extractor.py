@@ -1,6 +1,7 @@
 """``extract``: read one detail page (URL or saved file) or one attachment, and say what it announces.
 
-Writes nothing to the database; downloaded attachments go to a temporary archive.
+Writes nothing to the database; attachments are downloaded into a temporary archive, as a check
+would (not at all with ``[attachments] download = false``), so what it prints is what a check stores.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ async def _page(settings: Settings, url: str, k: analyse.Knowledge) -> dict[str,
         with tempfile.TemporaryDirectory(prefix="clusterwatch-extract-") as tmp:
             archive = Archive(Path(tmp))
             files = []
-            for att in detail.attachments[: settings.attachments.max_files]:
+            wanted = detail.attachments[: settings.attachments.max_files] if settings.attachments.download else ()
+            for att in wanted:  # as a check does, so what is printed is what a check stores
                 try:
                     got = await fetcher.get(att.url, referer=url, max_bytes=settings.attachments.max_bytes)
                     files.append(StoredFile("", att.url, att.text, archive.store(got.body), len(got.body)))

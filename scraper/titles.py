@@ -35,7 +35,8 @@ _CJK_PUNCT = r"\u3000-\u303f\uff00-\uffef—·"  # CJK punctuation only: ASCII q
 _SPACE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}{_CJK_PUNCT}])\s+|\s+(?=[{_CJK}{_CJK_PUNCT}])")
 _SINGLE_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])[‘’]|[‘’](?=[{_CJK}])")
 _EXT = re.compile(r"\.(?:pdf|docx?|xlsx?|wps|et|ofd|zip|rar|7z|txt|csv|jpe?g|png)$", re.I)
-_DOWNLOAD = re.compile(r"(?:_\d{1,2})?(?:\s*\(\d{1,2}\))*$")
+# _1 (1) (2) at the end, matched on the reversed title: a $-anchored search retried every "(1)" of a long chain
+_DOWNLOAD_REVERSED = re.compile(r"(?:\)\d{1,2}\(\s*)*(?:\d{1,2}_)?")
 _PREFIXES = (re.compile(r"^(?:附件|attachment)\s*[\d一二三四五六七八九十]*\s*[:.、_-]?\s*", re.I),
              re.compile(r"^\d{1,2}\s*[.、](?:(?!\d)|(?=\d{4}年))\s*"))
 
@@ -56,7 +57,8 @@ def strip_attachment(title: str) -> str:
         for prefix in _PREFIXES:
             title = prefix.sub("", title, count=1)
         if _EXT.search(title):
-            title = _DOWNLOAD.sub("", _EXT.sub("", title)).strip()
+            title = _EXT.sub("", title)
+            title = title[:len(title) - _DOWNLOAD_REVERSED.match(title[::-1]).end()].strip()
         if title == before:
             break
     return title

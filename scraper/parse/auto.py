@@ -40,7 +40,9 @@ KIND = "auto"
 ATOM = "http://www.w3.org/2005/Atom"
 _PROLOG = re.compile(r"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\]\s*)?>)", re.S | re.I)
 _ROOT = re.compile(r"\s*<([A-Za-z_][\w:.-]*)([^>]*)>")
-_DATASTORE = re.compile(r"""<script[^>]*type\s*=\s*["']?text/xml["']?[^>]*>\s*(?:<!\[CDATA\[\s*)?<datastore\b""", re.I)
+# [^<>]: a tag's scan stops at the next tag, so thousands of unclosed "<script " stay linear
+_DATASTORE = re.compile(r"""<script[^<>]*type\s*=\s*["']?text/xml["']?[^<>]*>\s*(?:<!\[CDATA\[\s*)?<datastore\b""",
+                        re.I)
 _UNITBUILD = re.compile(r"AuthorizedRead/unitbuild\.js", re.I)
 _TRS = re.compile(r"createPageHTML\s*\(|\bvar\s+countPage\s*=")
 _FEED_ROOTS = {"rss": "feed", "rdf:rdf": "feed", "datastore": "hanweb-jpage"}

@@ -38,6 +38,7 @@ _BLOCK_TAGS = frozenset({
     "header", "footer", "figure", "figcaption", "address", "hr", "main", "nav", "aside",
 })
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "-comment"})
+_MAX_DEPTH = 32  # tables within table cells
 
 
 def parse(html: str, page_url: str) -> Detail:
@@ -93,12 +94,14 @@ def _body_node(tree):
     return None
 
 
-def _text(node) -> str:
+def _text(node, depth: int = 0) -> str:
     """Body text with one line per block element; table rows as ``a | b | c``.
 
     Text sitting directly in a ``div`` or between ``<br>``s counts as well:
     Hanweb and Word-pasted bodies often put paragraphs in bare ``div``s.
     Inline elements (``span``, ``font``, ``a``) join without extra spaces.
+    A cell is read by recursion, so tables nested deeper than ``_MAX_DEPTH`` are read flat
+    (a hostile page nests hundreds, which exhausted the interpreter's stack).
     """
     lines: list[str] = []
     buf: list[str] = []
@@ -125,7 +128,8 @@ def _text(node) -> str:
             flush()
         elif tag == "tr":
             flush()
-            cells = [clean(_text(c)) for c in child.iter() if c.tag in ("td", "th")]
+            cells = [clean(_text(c, depth + 1) if depth < _MAX_DEPTH else c.text(deep=True, separator=" "))
+                     for c in child.iter() if c.tag in ("td", "th")]
             row = " | ".join(cells)
             if row.strip(" |"):
                 lines.append(row)

@@ -118,15 +118,18 @@ def feed_date(text: str) -> str | None:
     when: datetime | None = None
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: a year past any C int
         try:
             when = datetime.fromisoformat(text.replace("z", "Z"))
-        except ValueError:
+        except (ValueError, OverflowError):
             when = None
     if when is None:
         return find_date(text)
     if when.tzinfo is not None:
-        when = when.astimezone(CHINA)
+        try:
+            when = when.astimezone(CHINA)
+        except OverflowError:  # 0001-01-01T00:00+14:00 has no date in China time; keep the one written
+            pass
     return find_date(when.date().isoformat())
 
 

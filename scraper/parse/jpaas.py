@@ -256,7 +256,7 @@ def _pager(tree, html: str) -> _Pager:
 
 def _number(value: Any) -> int | None:
     text = str(value).strip() if value is not None else ""
-    return int(text) if text.isascii() and text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else None  # 10**9 items is no count
 
 
 def _positive(value: Any) -> int | None:

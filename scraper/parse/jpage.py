@@ -50,12 +50,14 @@ DEFAULT_PER_PAGE = 15
 # The documented fallback <record><![CDATA[(.*?)]]></record>, stopping early at the next
 # record so that one unclosed CDATA section costs nothing but its own end marker.
 _RECORD_RE = re.compile(r"<record>\s*<!\[CDATA\[(.*?)(?:\]\]>\s*</record>|</record>|(?=<record>)|</recordset>|\Z)", re.S)
-_NEXTGROUP_RE = re.compile(r"<nextgroup>\s*(?:<!\[CDATA\[)?(.*?)(?:\]\]>\s*)?</nextgroup>", re.S)
 _DTD_RE = re.compile(r"<!(?:DOCTYPE|ENTITY)", re.I)
 _HREF_RE = re.compile(r"""href\s*=\s*(["'])(.*?)\1""", re.S | re.I)
 _INIT_RE = re.compile(r"""(?:\$|jQuery)\(\s*["']#([\w-]+)["']\s*\)\s*\.jpage\(""")
-_AJAX_RE = re.compile(r"ajaxParam\s*:\s*\{(.*?)\}", re.S)
-_PAIR_RE = re.compile(r"""(\w+)\s*:\s*(?:'([^']*)'|"([^"]*)"|([^,\s}]+))""")
+# Hostile pages repeat an opening without its end thousands of times: the regexes below only find
+# where something starts; str.find() finds its end once (a lazy .*? per start made them quadratic),
+# and a key starts only where a word does.
+_AJAX_RE = re.compile(r"ajaxParam\s*:\s*\{")
+_PAIR_RE = re.compile(r"""(?<!\w)(\w+)\s*:\s*(?:'([^']*)'|"([^"]*)"|([^,\s}]+))""")
 _TABLE_PART_RE = re.compile(r"\s*<(?:tr|td|th)\b", re.I)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # quote() only what is not ASCII-printable; keep escapes as they are
 _VALUE_SAFE = "%/:,;@!$'()*[]~"  # a query value: also escape & = # + ?
@@ -157,9 +159,18 @@ def _regex_store(raw: str, url: str, problem: str) -> _Store:
     records = tuple(m.group(1) for m in _RECORD_RE.finditer(raw))
     if not records and "<recordset" not in raw:
         raise ParseError(f"{url}: datastore {problem}, and no records could be read from it")
-    nextgroup = _NEXTGROUP_RE.search(raw)
-    return _Store(records, _href(nextgroup.group(1) if nextgroup else None),
+    return _Store(records, _href(_nextgroup(raw)),
                   _int(_tag_text(raw, "totalrecord")), _int(_tag_text(raw, "totalpage")))
+
+
+def _nextgroup(raw: str) -> str | None:
+    """What ``<nextgroup>`` holds (inside its CDATA section, if any)."""
+    start = raw.find("<nextgroup>")
+    end = raw.find("</nextgroup>", start) if start >= 0 else -1
+    if end < 0:
+        return None
+    inner = raw[start + len("<nextgroup>"):end].lstrip().removeprefix("<![CDATA[")
+    return inner.rstrip().removesuffix("]]>")
 
 
 def _tag_text(raw: str, name: str) -> str | None:
@@ -246,8 +257,9 @@ def _jpage_init(tree, unit: str | None) -> _Init:
         if m.group(1) == unit:
             text = js[m.end(): calls[i + 1].start() if i + 1 < len(calls) else len(js)]
     ajax = _AJAX_RE.search(text)
+    close = text.find("}", ajax.end()) if ajax else -1
     pairs = tuple((m.group(1), next(g for g in m.groups()[1:] if g is not None))
-                  for m in _PAIR_RE.finditer(ajax.group(1) if ajax else ""))
+                  for m in _PAIR_RE.finditer(text[ajax.end():close] if ajax and close >= 0 else ""))
     return _Init(_option(text, "proxyUrl"), _int(_option(text, "totalRecord")), pairs)
 
 
@@ -312,4 +324,4 @@ def _query_int(url: str, name: str) -> int | None:
 
 def _int(value: str | None) -> int | None:
     value = (value or "").strip()
-    return int(value) if value.isascii() and value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None  # 10**9 records is no count

@@ -131,6 +131,7 @@ def _results(doc: Any, url: str) -> tuple[list[Any], int | None]:
     if not isinstance(found, dict):
         raise ParseError(f"{url}: data.searchResult is not an object")
     total = _int(found.get("totalCount", found.get("total")))
+    total = total if total is None or total >= 0 else None  # a negative count is no count
     results = found.get("dataResults")
     if results is None and not total:
         return [], total
@@ -175,8 +176,8 @@ def epoch_date(value: Any) -> str | None:
     n = _int(value)
     if n is None or n <= 0:
         return None
-    seconds = n / 1000 if n > 100_000_000_000 else n
-    try:
+    try:  # OverflowError: n / 1000 is no float, or the date is past year 9999
+        seconds = n / 1000 if n > 100_000_000_000 else n
         return find_date(datetime.fromtimestamp(seconds, CHINA).date().isoformat())
     except (OverflowError, OSError, ValueError):
         return None

@@ -20,6 +20,9 @@ from scraper.text import best_title, clean, resolve
 KIND = "static"
 _GROUP_TAGS = "ul, ol, tbody, table, div, dl, section"
 _MAX_ITEM_TEXT = 400
+# list containers sit near the top of a page; checking every container of a hostile page nesting
+# thousands of divs read each one's whole subtree again (quadratic), so deeper ones are not candidates
+_MAX_GROUP_DEPTH = 64
 
 
 class StaticAdapter(Adapter):
@@ -36,10 +39,12 @@ def parse(html: str, page_url: str, selectors: Selectors | None = None) -> ListP
     if tree.body is None:
         raise ParseError(f"{page_url}: not an HTML page")
     nodes = _select(tree, selectors, page_url) if selectors and selectors.item else _guess(tree)
+    selected = {n.mem_id for n in nodes}
+    outer = _outer(nodes, selected)
     items: list[ListItem] = []
     seen: set[str] = set()
     for node in nodes:
-        item = _item(node, page_url, selectors)
+        item = _item(node, page_url, selectors, selected if node.mem_id in outer else None)
         if item and item.url not in seen:
             seen.add(item.url)
             items.append(item)
@@ -62,7 +67,42 @@ def _select(tree, selectors: Selectors, page_url: str) -> list[LexborNode]:
     return nodes
 
 
-def _item(node: LexborNode, page_url: str, sel: Selectors | None) -> ListItem | None:
+def _outer(nodes: list[LexborNode], selected: set[int]) -> set[int]:
+    """The selected nodes that hold another selected node (``li`` items nested in ``li`` items).
+
+    Each walk up stops at a selected node or at one an earlier walk passed, so together they are
+    one pass over the page.
+    """
+    nearest: dict[int, int | None] = {}  # a node passed -> its nearest selected ancestor
+    outer: set[int] = set()
+    for node in nodes:
+        path, up = [], node.parent
+        while up is not None and up.mem_id not in selected and up.mem_id not in nearest:
+            path.append(up.mem_id)
+            up = up.parent
+        found = None if up is None else up.mem_id if up.mem_id in selected else nearest[up.mem_id]
+        nearest.update(dict.fromkeys(path, found))
+        if found is not None:
+            outer.add(found)
+    return outer
+
+
+def _own_text(node: LexborNode, selected: set[int]) -> str:
+    """The node's text without that of the selected nodes inside it: a hostile page nesting thousands
+    of items made reading each one's whole text quadratic."""
+    parts: list[str] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if n.tag == "-text":
+            parts.append(n.text_content or "")
+        elif n is node or n.mem_id not in selected:
+            stack.extend(reversed(list(n.iter(include_text=True))))
+    return " ".join(parts)
+
+
+def _item(node: LexborNode, page_url: str, sel: Selectors | None,
+          selected: set[int] | None = None) -> ListItem | None:
     link = _first(node, sel.link if sel else "a[href]") or (node if node.tag == "a" else None)
     if link is None:
         return None
@@ -80,7 +120,7 @@ def _item(node: LexborNode, page_url: str, sel: Selectors | None) -> ListItem | 
     if date_node is not None:
         date = find_date(date_node.text(deep=True))
     else:  # a date written outside the link beats one inside the title ("关于2026年7月1日起…")
-        text = node.text(deep=True, separator=" ")
+        text = _own_text(node, selected) if selected else node.text(deep=True, separator=" ")
         outside = text.replace(link.text(deep=True, separator=" "), " ", 1) if link is not node else ""
         date = find_date(outside) or find_date(text)
     return ListItem(url=url, title=title, date=date)
@@ -98,11 +138,24 @@ def _first(node: LexborNode, selector: str | None) -> LexborNode | None:
 def _guess(tree) -> list[LexborNode]:
     """The largest set of sibling elements that each contain a link and a date."""
     best: list[LexborNode] = []
+    depths: dict[int, int] = {}
     for parent in tree.css(_GROUP_TAGS):
+        if _depth(parent, depths) > _MAX_GROUP_DEPTH:
+            continue
         group = [c for c in parent.iter(include_text=False) if _looks_like_item(c)]
         if len(group) > len(best):
             best = group
     return best if len(best) >= 2 else []
+
+
+def _depth(node: LexborNode, known: dict[int, int]) -> int:
+    """How many ancestors ``node`` has, walking up only to the nearest container already measured
+    (css() lists containers in document order, so the walks add up to one pass over the page)."""
+    steps, up = 0, node.parent
+    while up is not None and up.mem_id not in known:
+        steps, up = steps + 1, up.parent
+    known[node.mem_id] = depth = steps + (known[up.mem_id] + 1 if up is not None else 0)
+    return depth
 
 
 def _looks_like_item(node: LexborNode) -> bool:

@@ -44,25 +44,27 @@ def tables(node_or_html: LexborNode | str) -> tuple[Table, ...]:
     else:
         root = node_or_html
     found = ([root] if root.tag == "table" else []) + root.css("table")
+    own: dict[int, list[LexborNode]] = {}
+    for tr in root.css("tr"):  # one pass, each row to its own table (per table, nesting made it quadratic)
+        owner = _owner(tr)
+        if owner is not None:
+            own.setdefault(owner.mem_id, []).append(tr)
     seen: set[int] = set()
     out = []
     for table in found:
         if table.mem_id in seen:  # css() may include the root itself
             continue
         seen.add(table.mem_id)
-        rows = _grid(_own_rows(table))
+        rows = _grid(_own_rows(own.get(table.mem_id, [])))
         if rows:
             out.append(rows)
     return tuple(out)
 
 
-def _own_rows(table: LexborNode) -> list[list[tuple[str, int, int]]]:
-    """The table's own rows (not those of nested tables) as (text, rowspan, colspan) cells."""
+def _own_rows(trs: list[LexborNode]) -> list[list[tuple[str, int, int]]]:
+    """A table's own rows (not those of nested tables) as (text, rowspan, colspan) cells."""
     rows: list[list[tuple[str, int, int]]] = []
-    for tr in table.css("tr"):
-        owner = _owner(tr)
-        if owner is None or owner.mem_id != table.mem_id or len(rows) >= MAX_ROWS:
-            continue
+    for tr in trs[:MAX_ROWS]:
         cells = []
         for cell in tr.iter():
             if cell.tag in ("td", "th"):

@@ -34,14 +34,14 @@ from scraper.parse import static
 from scraper.parse.base import Adapter
 
 KIND = "trs"
-_ARG = r"(\d+|[A-Za-z_$][\w$]*)"
+_ARG = r"(\d{1,9}|[A-Za-z_$][\w$]*)"  # int() refuses 4300+ digits, and no column has 10**9 pages
 _STR = r"""["']([^"'<>]*)["']"""
 _CALL = re.compile(
     rf"""createPageHTML\s*\(\s*(?:["']([^"']*)["']\s*,\s*)?{_ARG}\s*,\s*{_ARG}\s*,\s*{_STR}\s*,\s*{_STR}"""
     rf"""\s*(?:,\s*{_ARG}\s*)?\)"""
 )
-_VAR = r"\bvar\s+{}\s*=\s*(\d+)"
-_LINK = re.compile(r"""([\w.-]+)_["']\s*\+\s*[A-Za-z_$][\w$]*\s*\+\s*["']\.(\w+)""")
+_VAR = r"\bvar\s+{}\s*=\s*(\d{{1,9}})(?!\d)"
+_LINK = re.compile(r"""(?<![\w.-])([\w.-]+)_["']\s*\+\s*[A-Za-z_$][\w$]*\s*\+\s*["']\.(\w+)""")
 _FILE = re.compile(r"^(.+?)(?:_\d+)?\.(\w+)$")
 
 
