@@ -11,7 +11,8 @@ from db import Database, open_db
 from db.feeds import known_sources
 from notifier.feed import DEFAULT_LIMIT, DEFAULT_TYPES, FEED_TYPES, FeedFilter, Feeds
 from scraper.clikit import config_option, database_path, reading_settings
-from scraper.feeds import write_atomic
+from scraper.feeds import FILE_MODE
+from scraper.files import write_atomic
 
 
 @click.command()
@@ -45,7 +46,7 @@ def feed(config_path: str, programs: tuple[str, ...], regions: tuple[str, ...], 
         click.echo(data, nl=False)  # bytes go to the binary stream as they are
     else:
         try:
-            write_atomic(output, data)
+            write_atomic(output, data, FILE_MODE)
         except OSError as e:
             raise click.ClickException(f"cannot write {output}: {e.strerror or e}") from None
 

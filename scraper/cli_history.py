@@ -28,7 +28,8 @@ from db.query import DEFAULT_TIMEOUT, QueryError, Rows, entities_of, entity_matc
 from db.query import selections, timeline
 from db.store import search as search_index
 from scraper.clikit import clean, database_path, db_options, echo_table, reading_settings
-from scraper.export import ExportError, json_text, to_csv, to_json, to_xlsx, write_atomic
+from scraper.export import ExportError, json_text, to_csv, to_json, to_xlsx
+from scraper.files import write_atomic
 
 _INDENT = " " * 12
 _SINCE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")

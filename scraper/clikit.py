@@ -10,7 +10,6 @@ import base64
 import contextlib
 import os
 import re
-import unicodedata
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
@@ -18,6 +17,7 @@ import click
 
 import config
 from config import ConfigError, Settings
+from scraper.text import display_width
 
 DEFAULT_CONFIG = "clusterwatch.toml"
 
@@ -96,9 +96,7 @@ def clean(text: object) -> str:
     return _CONTROL.sub("", _ANSI.sub("", s))
 
 
-def width(text: str) -> int:
-    """Terminal columns: CJK characters are two wide."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+width = display_width  # terminal columns: CJK characters are two wide
 
 
 def echo_table(header: Sequence[str], rows: Sequence[Sequence[object]],

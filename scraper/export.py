@@ -17,12 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import tempfile
-import unicodedata
-from pathlib import Path
 from typing import Any, Sequence
+
+from scraper.text import display_width
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _XLSX_MAX_TEXT = 32767  # Excel's cell limit
@@ -96,22 +94,6 @@ def to_xlsx(columns: Sequence[str], rows: Sequence[Row], *, sheet: str = "select
     return out.getvalue()
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it over ``path``."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # ---------------------------------------------------------------------------------------- internals
 
 def _csv_cell(v: object) -> object:
@@ -141,15 +123,5 @@ def _widths(columns: Sequence[str], rows: Sequence[Row], sample: int = 500) -> l
     out = []
     for i, name in enumerate(columns):
         cells = [name] + [str(r[i]) for r in rows[:sample] if r[i] is not None]
-        out.append(float(min(60, max(8, max(_display(c) for c in cells) + 2))))
+        out.append(float(min(60, max(8, max(display_width(c) for c in cells) + 2))))
     return out
-
-
-def _display(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

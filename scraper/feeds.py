@@ -10,10 +10,7 @@ Files of subscribers removed from the config are left alone.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +18,7 @@ from config.feeds import ALL_FEED
 from config.settings import Settings
 from db import Database
 from notifier.feed import FeedFilter, Feeds
+from scraper.files import write_atomic
 
 log = logging.getLogger("clusterwatch.feeds")
 FILE_MODE = 0o644
@@ -70,19 +68,3 @@ def replace_if_changed(path: Path, data: bytes, mode: int = FILE_MODE) -> bool:
         pass
     write_atomic(path, data, mode)
     return True
-
-
-def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Write a temp file beside ``path``, flush it to disk, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

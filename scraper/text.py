@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 _WS = re.compile(r"\s+")
@@ -59,3 +60,8 @@ def best_title(visible: str, attr: str | None) -> str:
     if stem != visible or (len(attr) > len(visible) and attr.startswith(stem)):
         return attr
     return visible
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal or a spreadsheet: CJK characters are two wide."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)

@@ -13,7 +13,7 @@ PACKAGES = ("config", "db", "notifier", "scraper")
 # A module may import only from layers at or below its own.
 LAYER = {
     "config": 0, "scraper.models": 0, "scraper.errors": 0, "scraper.timeutil": 0, "scraper.text": 0,
-    "scraper.faults": 0, "scraper.logs": 0,
+    "scraper.faults": 0, "scraper.logs": 0, "scraper.files": 0,
     "scraper.decode": 1, "scraper.blocked": 1, "scraper.parse": 1, "scraper.diff": 1, "scraper.understand": 1,
     "scraper.cnnum": 0, "scraper.titles": 1, "scraper.classify": 1, "scraper.entities": 1, "scraper.attachments": 1,
     "scraper.entity_corpus": 4, "scraper.evaluate": 5,
